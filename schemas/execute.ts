@@ -1,0 +1,68 @@
+import * as v from "valibot";
+import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
+
+export const LANGUAGES = ["javascript", "typescript"] as const;
+export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
+export type Language = v.InferOutput<typeof LanguageSchema>;
+
+export const CAPABILITIES = ["ai", "api", "db", "console"] as const;
+export const CapabilitySchema = v.picklist(CAPABILITIES, `allowedAPIs entries must be among: ${CAPABILITIES.join(", ")}`);
+export type Capability = v.InferOutput<typeof CapabilitySchema>;
+
+export const CodeSchema = v.pipe(
+  v.string("code must be a string"),
+  v.nonEmpty("code must not be empty"),
+  v.maxBytes(MAX_CODE_BYTES, `code must be at most ${MAX_CODE_BYTES} bytes (UTF-8)`),
+  v.description("JavaScript or TypeScript source. Runs as the body of an async function: top-level `return` and `await` work."),
+);
+
+/** A hostname pattern: an exact host or `*.` followed by a domain (matches subdomains at a dot boundary). */
+export const DomainPatternSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.maxLength(253),
+  v.regex(/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/, "allowedDomains entries must be hostnames or *.domain wildcards"),
+);
+
+export const ExecuteConfigSchema = v.strictObject({
+  timeout: v.optional(
+    v.pipe(
+      v.number("config.timeout must be a number of milliseconds"),
+      v.integer("config.timeout must be a whole number of milliseconds"),
+      v.minValue(MIN_TIMEOUT_MS, `config.timeout must be at least ${MIN_TIMEOUT_MS} ms`),
+      v.maxValue(MAX_TIMEOUT_MS, `config.timeout must be at most ${MAX_TIMEOUT_MS} ms`),
+      v.description("Wall-clock limit in milliseconds for the whole execution."),
+    ),
+    DEFAULT_TIMEOUT_MS,
+  ),
+  allowedAPIs: v.optional(
+    v.pipe(v.array(CapabilitySchema), v.maxLength(CAPABILITIES.length * 2), v.description("Runtime APIs the code may use.")),
+    () => [...CAPABILITIES],
+  ),
+  allowedDomains: v.optional(
+    v.pipe(v.array(DomainPatternSchema), v.maxLength(100), v.description("Hosts api() may reach; empty denies all.")),
+    () => [],
+  ),
+});
+export type ExecuteConfig = v.InferOutput<typeof ExecuteConfigSchema>;
+
+export const ContextSchema = v.pipe(
+  v.record(v.string(), v.unknown(), "context must be a JSON object"),
+  v.description("Made available to the code as `context` (a deep copy)."),
+);
+
+export const ExecuteRequestSchema = v.strictObject({
+  code: CodeSchema,
+  language: v.optional(LanguageSchema, "javascript"),
+  context: v.optional(ContextSchema, () => ({})),
+  config: v.optional(ExecuteConfigSchema, () => v.parse(ExecuteConfigSchema, {})),
+});
+export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
+export type ExecuteRequestInput = v.InferInput<typeof ExecuteRequestSchema>;
+
+export const ValidateRequestSchema = v.strictObject({
+  code: CodeSchema,
+  language: v.optional(LanguageSchema, "javascript"),
+});
+export type ValidateRequest = v.InferOutput<typeof ValidateRequestSchema>;

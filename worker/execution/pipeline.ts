@@ -1,0 +1,162 @@
+import type { ExecuteRequest } from "../../schemas/execute";
+import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
+import { buildChildEnv } from "../capabilities/child-env";
+import type { ChildReply } from "./child-protocol";
+import type { InstrumentedProgram } from "./instrument";
+import { prepare } from "./prepare";
+import { runInSandbox, type SandboxOutcome } from "./sandbox";
+
+export interface Caller {
+  kind: "http" | "rpc";
+  /** API key name for HTTP callers when keys are configured; "anonymous" otherwise; "service-binding" for RPC. */
+  identity: string;
+}
+
+/** What history needs to know around a run; the pipeline never talks to a database itself. */
+export interface ExecutionRecorder {
+  started(execution: StartedExecution): Promise<void>;
+  finished(execution: StartedExecution, result: ExecutionResult): Promise<void>;
+}
+
+export interface StartedExecution {
+  executionId: string;
+  caller: Caller;
+  request: ExecuteRequest;
+  startedAt: number;
+}
+
+export interface PipelineDeps {
+  env: Env;
+  ctx: ExecutionContext;
+  recorder?: ExecutionRecorder;
+}
+
+export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller): Promise<ExecutionResult> {
+  const startedAt = Date.now();
+  const execution: StartedExecution = { executionId: crypto.randomUUID(), caller, request, startedAt };
+  const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
+    executionId: execution.executionId,
+    language: request.language,
+    durationMs: Date.now() - startedAt,
+    ...partial,
+  });
+
+  const prepared = await prepare(request.code, request.language);
+  let result: ExecutionResult;
+  if (!prepared.ok) {
+    await deps.recorder?.started(execution);
+    result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
+  } else {
+    await deps.recorder?.started(execution);
+    const outcome = await runInSandbox(deps.env.LOADER, {
+      moduleCode: prepared.program.moduleCode,
+      childEnv: buildChildEnv(deps.ctx, {
+        executionId: execution.executionId,
+        config: request.config,
+        deadlineAt: startedAt + request.config.timeout,
+      }),
+      contextJson: JSON.stringify(request.context),
+      timeoutMs: request.config.timeout,
+    });
+    result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+  }
+  await deps.recorder?.finished(execution, result);
+  return result;
+}
+
+function rejection(issues: ValidationIssue[]): ExecutionError {
+  const [first] = issues;
+  const code = first?.code ?? "POLICY_VIOLATION";
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more: see POST /validate)` : "";
+  return {
+    code,
+    name: code === "SYNTAX_ERROR" ? "SyntaxError" : "PolicyViolation",
+    message: `${first?.message ?? "code was rejected"}${more}`,
+    ...(first?.line !== undefined ? { line: first.line } : {}),
+    ...(first?.column !== undefined ? { column: first.column } : {}),
+  };
+}
+
+type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
+
+function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number): OutcomeFields {
+  switch (outcome.kind) {
+    case "reply":
+      return fromReply(outcome.reply, program);
+    case "unresponsive":
+      return {
+        success: false,
+        status: "timeout",
+        logs: [],
+        error: {
+          code: "TIMEOUT",
+          name: "TimeoutError",
+          message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; its logs are lost`,
+        },
+      };
+    case "failed":
+      // Production's CPU limit surfaces as a failed call rather than a reply.
+      if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
+        return {
+          success: false,
+          status: "timeout",
+          logs: [],
+          error: { code: "TIMEOUT", name: "TimeoutError", message: `Execution exceeded its CPU limit of ${timeoutMs} ms` },
+        };
+      }
+      return {
+        success: false,
+        status: "error",
+        logs: [],
+        error: {
+          code: outcome.name === "SyntaxError" ? "SYNTAX_ERROR" : "SANDBOX_ERROR",
+          name: outcome.name,
+          message: outcome.message,
+        },
+      };
+  }
+}
+
+function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
+  const logs: LogEntry[] = reply.logs;
+  if (reply.status === "success") {
+    return {
+      success: true,
+      status: "success",
+      logs,
+      ...(reply.resultJson !== undefined ? { result: parseResult(reply.resultJson) } : {}),
+      ...(reply.resultTruncated ? { resultTruncated: true as const } : {}),
+    };
+  }
+  const error = reply.error ?? { name: "Error", message: "unknown error" };
+  if (reply.status === "timeout") {
+    return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
+  }
+  const position = error.stack ? userPosition(error.stack, program) : undefined;
+  return {
+    success: false,
+    status: "error",
+    logs,
+    error: {
+      code: error.name === "CapabilityError" && error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
+      name: error.name,
+      message: error.message,
+      ...position,
+    },
+  };
+}
+
+function parseResult(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return { $type: "unencodable", message: "the sandbox returned a result that is not JSON" };
+  }
+}
+
+/** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
+function userPosition(stack: string, program: InstrumentedProgram): { line: number; column: number } | undefined {
+  const match = /user\.js:(\d+):(\d+)/.exec(stack);
+  if (!match) return undefined;
+  return program.toSourcePosition({ line: Number(match[1]), column: Number(match[2]) });
+}

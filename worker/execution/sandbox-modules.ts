@@ -1,0 +1,18 @@
+// The sandbox-template/ files are real JavaScript (type-checked with checkJs, tested) that wrangler's Text rule
+// bundles as strings (wrangler.jsonc "rules"). TypeScript resolves them as the JS modules they are, so the
+// imports are untyped here and cast once.
+// @ts-ignore Text module
+import harness from "../../sandbox-template/harness.js";
+// @ts-ignore Text module
+import encode from "../../sandbox-template/encode.js";
+// @ts-ignore Text module
+import capabilities from "../../sandbox-template/capabilities.js";
+
+export const USER_MODULE_NAME = "user.js";
+export const SANDBOX_MAIN_MODULE = "harness.js";
+
+export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
+  [SANDBOX_MAIN_MODULE]: harness as unknown as string,
+  "encode.js": encode as unknown as string,
+  "capabilities.js": capabilities as unknown as string,
+};
