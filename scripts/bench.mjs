@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+// npm run bench: latency and throughput of POST /execute against a bare Worker Loader floor, on this machine.
+//
+// Starts two `wrangler dev` processes on random loopback ports, each with its own throw-away state directory:
+// the service (wrangler.jsonc) and the floor (scripts/bench-floor/: one fresh trivial isolate per request and
+// nothing else). Both get the same warm-up, then every workload is measured sequentially (requests interleaved
+// round-robin across workloads, so background noise hits all of them alike) and then with some concurrency.
+// Everything it starts is stopped on exit.
+//
+// Options (environment): BENCH_REQUESTS (sequential requests per workload, default 60), BENCH_CONCURRENCY
+// (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 60), BENCH_WARMUP (default 15).
+// MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd, e.g. "--no-flush-liftoff-code" to compare.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+
+const SEQUENTIAL_REQUESTS = positiveInt("BENCH_REQUESTS", 60);
+const CONCURRENCY = positiveInt("BENCH_CONCURRENCY", 4);
+const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 60);
+const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
+const READY_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function positiveInt(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/**
+ * A 50-line TypeScript program, typical of what callers send: interfaces, type aliases, generics, a class with
+ * typed members, assertions. `seed` makes the source unique per request, so no cache can answer it.
+ */
+function typescriptProgram(seed) {
+  return `// order summary #${seed}
+interface LineItem {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+  tags?: readonly string[];
+}
+
+type Currency = "USD" | "EUR";
+
+interface Order<TItem extends LineItem = LineItem> {
+  id: string;
+  currency: Currency;
+  items: TItem[];
+  discountPercent?: number;
+}
+
+type Totals = { subtotalCents: number; discountCents: number; totalCents: number };
+
+class OrderBook<T extends LineItem> {
+  private readonly orders: Map<string, Order<T>> = new Map();
+
+  add(order: Order<T>): this {
+    this.orders.set(order.id, order);
+    return this;
+  }
+
+  totals(id: string): Totals | undefined {
+    const order = this.orders.get(id);
+    if (!order) return undefined;
+    const subtotalCents = order.items.reduce((sum: number, item: T) => sum + item.quantity * item.unitPriceCents, 0);
+    const discountCents = Math.round((subtotalCents * (order.discountPercent ?? 0)) / 100);
+    return { subtotalCents, discountCents, totalCents: subtotalCents - discountCents };
+  }
+}
+
+function byTag<T extends LineItem>(items: T[], tag: string): T[] {
+  return items.filter((item) => item.tags?.includes(tag) ?? false);
+}
+
+const seed: number = ${seed};
+const items: LineItem[] = [
+  { sku: "pen", quantity: 3, unitPriceCents: 150, tags: ["office"] },
+  { sku: "lamp", quantity: 1, unitPriceCents: 4_200 },
+];
+const book = new OrderBook<LineItem>().add({ id: "A-" + seed, currency: "EUR" as Currency, items, discountPercent: 10 });
+const totals = book.totals("A-" + seed)!;
+return { totals, office: byTag(items, "office").length, seed };
+`;
+}
+
+const JS_PROGRAM = "return 1 + 1";
+const REPEATED_TS_PROGRAM = typescriptProgram(0);
+
+let uniqueSeed = 1;
+const WORKLOADS = [
+  { name: "floor", target: "floor", body: () => null },
+  { name: "js", target: "service", body: () => ({ code: JS_PROGRAM }) },
+  { name: "ts-unique", target: "service", body: () => ({ code: typescriptProgram(uniqueSeed++), language: "typescript" }) },
+  { name: "ts-repeat", target: "service", body: () => ({ code: REPEATED_TS_PROGRAM, language: "typescript" }) },
+];
+
+const started = [];
+let stopping = false;
+
+async function main() {
+  const [service, floor] = await Promise.all([
+    startWrangler("service", join(ROOT, "wrangler.jsonc"), "/health"),
+    startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), "/"),
+  ]);
+  const urls = { service: `${service.origin}/execute`, floor: `${floor.origin}/` };
+  const send = (workload) => timedRequest(urls[workload.target], workload.body());
+
+  console.log(`warm-up: ${WARMUP_REQUESTS} requests per workload`);
+  for (let i = 0; i < WARMUP_REQUESTS; i++) for (const workload of WORKLOADS) await send(workload);
+
+  const sequential = new Map(WORKLOADS.map((w) => [w.name, []]));
+  const sequentialElapsedMs = new Map(WORKLOADS.map((w) => [w.name, 0]));
+  for (let i = 0; i < SEQUENTIAL_REQUESTS; i++) {
+    for (const workload of WORKLOADS) {
+      const before = performance.now();
+      sequential.get(workload.name).push(await send(workload));
+      sequentialElapsedMs.set(workload.name, sequentialElapsedMs.get(workload.name) + performance.now() - before);
+    }
+  }
+
+  const concurrent = new Map();
+  for (const workload of WORKLOADS) {
+    const before = performance.now();
+    const latencies = await runConcurrently(CONCURRENCY, CONCURRENT_REQUESTS, () => send(workload));
+    concurrent.set(workload.name, { latencies, elapsedMs: performance.now() - before });
+  }
+
+  const rows = [];
+  for (const workload of WORKLOADS) {
+    const seq = sequential.get(workload.name);
+    const con = concurrent.get(workload.name);
+    rows.push({
+      workload: workload.name,
+      "seq p50 ms": round(percentile(seq, 50)),
+      "seq p95 ms": round(percentile(seq, 95)),
+      "seq req/s": round((seq.length / sequentialElapsedMs.get(workload.name)) * 1000),
+      [`c=${CONCURRENCY} p50 ms`]: round(percentile(con.latencies, 50)),
+      [`c=${CONCURRENCY} p95 ms`]: round(percentile(con.latencies, 95)),
+      [`c=${CONCURRENCY} req/s`]: round((con.latencies.length / con.elapsedMs) * 1000),
+    });
+  }
+  console.log(
+    `\nPOST /execute vs. the Worker Loader floor: ${SEQUENTIAL_REQUESTS} sequential + ${CONCURRENT_REQUESTS} ` +
+      `concurrent requests per workload` +
+      (process.env.MINIFLARE_WORKERD_V8_FLAGS ? ` (V8 flags: ${process.env.MINIFLARE_WORKERD_V8_FLAGS})` : ""),
+  );
+  console.table(rows);
+
+  const p50 = (name) => percentile(sequential.get(name), 50);
+  const ratio = (a, b, target) => {
+    const value = p50(a) / p50(b);
+    return `${a} / ${b} p50 = ${value.toFixed(2)}x (target <= ${target}x) ${value <= target ? "ok" : "MISSED"}`;
+  };
+  console.log(ratio("js", "floor", 1.3));
+  console.log(ratio("ts-unique", "js", 1.5));
+  console.log(ratio("ts-repeat", "js", 1.5));
+}
+
+async function timedRequest(url, body) {
+  const before = performance.now();
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: body === null ? "{}" : JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  const elapsedMs = performance.now() - before;
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 500)}`);
+  const parsed = JSON.parse(text);
+  if (body !== null && parsed.success !== true) throw new Error(`${url} did not succeed: ${text.slice(0, 500)}`);
+  return elapsedMs;
+}
+
+async function runConcurrently(concurrency, total, task) {
+  const latencies = [];
+  let issued = 0;
+  const lane = async () => {
+    while (issued < total) {
+      issued++;
+      latencies.push(await task());
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return latencies;
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const round = (ms) => Math.round(ms * 10) / 10;
+
+const randomPort = () => 18000 + Math.floor(Math.random() * 2000);
+
+async function startWrangler(label, config, readyPath) {
+  const port = randomPort();
+  const stateDir = mkdtempSync(join(tmpdir(), `code-exec-bench-${label}-`));
+  const child = spawn(
+    WRANGLER,
+    ["dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(randomPort()), "--log-level", "warn"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  const entry = { label, child, stateDir, output: "" };
+  started.push(entry);
+  for (const stream of [child.stdout, child.stderr]) stream.on("data", (chunk) => (entry.output += chunk));
+  child.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`${label} (wrangler dev) exited early with ${code}:\n${entry.output.slice(-2000)}`);
+      process.exitCode = 1;
+    }
+  });
+
+  const origin = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${label} did not start`);
+    try {
+      const response = await fetch(`${origin}${readyPath}`, { method: readyPath === "/" ? "POST" : "GET", signal: AbortSignal.timeout(5_000) });
+      if (response.ok) return { origin };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${label} was not ready within ${READY_TIMEOUT_MS} ms:\n${entry.output.slice(-2000)}`);
+}
+
+function stopAll() {
+  stopping = true;
+  for (const { child, stateDir } of started) {
+    // detached: the negative pid reaches wrangler and the workerd it started, and nothing else.
+    try {
+      if (child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+process.on("SIGINT", () => {
+  stopAll();
+  process.exit(130);
+});
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+} finally {
+  stopAll();
+}
