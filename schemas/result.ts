@@ -43,6 +43,8 @@ export const ExecutionResultSchema = v.object({
   status: ExecutionStatusSchema,
   language: LanguageSchema,
   durationMs: v.number(),
+  /** Problems around the run that did not affect its outcome, e.g. execution history failing to record it. */
+  warnings: v.optional(v.array(v.string())),
 });
 export type ExecutionResult = v.InferOutput<typeof ExecutionResultSchema>;
 

@@ -42,12 +42,12 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   });
 
   const prepared = await prepare(request.code, request.language);
+  const warnings: string[] = [];
+  await recordSafely(warnings, "could not record the start of this execution", () => deps.recorder?.started(execution));
   let result: ExecutionResult;
   if (!prepared.ok) {
-    await deps.recorder?.started(execution);
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    await deps.recorder?.started(execution);
     const outcome = await runInSandbox(deps.env.LOADER, {
       moduleCode: prepared.program.moduleCode,
       childEnv: buildChildEnv(deps.ctx, {
@@ -60,8 +60,20 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
   }
-  await deps.recorder?.finished(execution, result);
-  return result;
+  await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
+    deps.recorder?.finished(execution, result),
+  );
+  return warnings.length > 0 ? { ...result, warnings } : result;
+}
+
+/** History is a side effect: its failure is logged and reported as a warning, never allowed to cost the result. */
+async function recordSafely(warnings: string[], what: string, write: () => Promise<void> | undefined): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    console.error(`history: ${what}`, error);
+    warnings.push(`Execution history ${what}.`);
+  }
 }
 
 function rejection(issues: ValidationIssue[]): ExecutionError {
