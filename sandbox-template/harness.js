@@ -3,7 +3,7 @@
 // user's instrumented code as user.js, into a fresh isolate and calls run() once over RPC.
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
-//   run({ contextJson, timeoutMs, maxSteps }) -> { status, resultJson?, resultTruncated?, logs, error? }
+//   run({ contextJson, timeoutMs, stepsPerMs }) -> { status, resultJson?, resultTruncated?, logs, error? }
 // user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 
@@ -37,16 +37,29 @@ class ExecutionTimeout extends Error {
 /**
  * A sticky countdown: after it trips, every later check throws again, so catch blocks and finally clauses that
  * loop cannot swallow the timeout.
+ *
+ * Time is read every CLOCK_EVERY_STEPS checks. Production freezes the clock while synchronous code runs, so
+ * checks made while the clock stands still are counted too: once they exceed what the remaining time allows at
+ * stepsPerMs, the guard trips as if the clock had moved. Locally the clock moves and trips first.
  * @param {number} deadlineAt epoch ms
- * @param {number} maxSteps
+ * @param {number} stepsPerMs
  */
-function createGuard(deadlineAt, maxSteps) {
+function createGuard(deadlineAt, stepsPerMs) {
   let steps = 0;
   let tripped = false;
+  let lastClock = now();
+  let frozenSteps = 0;
   const guard = () => {
     if (tripped) throw new ExecutionTimeout();
     if (++steps % CLOCK_EVERY_STEPS !== 0) return;
-    if (steps > maxSteps || now() > deadlineAt) {
+    const clock = now();
+    if (clock !== lastClock) {
+      lastClock = clock;
+      frozenSteps = 0;
+    } else {
+      frozenSteps += CLOCK_EVERY_STEPS;
+    }
+    if (clock > deadlineAt || frozenSteps > (deadlineAt - clock) * stepsPerMs) {
       tripped = true;
       throw new ExecutionTimeout();
     }
@@ -128,14 +141,14 @@ function describeThrown(thrown) {
 
 export default class Harness extends WorkerEntrypoint {
   /**
-   * @param {{ contextJson: string, timeoutMs: number, maxSteps: number }} input
+   * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number }} input
    */
   async run(input) {
     const startedAt = now();
     const logs = createLogBuffer();
     captureConsole(logs);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
-    const control = createGuard(startedAt + input.timeoutMs, input.maxSteps);
+    const control = createGuard(startedAt + input.timeoutMs, input.stepsPerMs);
 
     /** @type {(value: { kind: "timeout" }) => void} */
     let onTimer = () => {};

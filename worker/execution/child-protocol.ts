@@ -8,7 +8,8 @@ import { MAX_LOG_ENTRIES } from "../../schemas/limits";
 export interface ChildRunInput {
   contextJson: string;
   timeoutMs: number;
-  maxSteps: number;
+  /** Guard checks per ms the harness allows while the clock stands still (production freezes it in sync code). */
+  stepsPerMs: number;
 }
 
 export const ChildReplySchema = v.object({

@@ -32,7 +32,8 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     modules: { ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
     env: run.childEnv,
     globalOutbound: null,
-    limits: { cpuMs: run.timeoutMs, subRequests: SUBREQUEST_LIMIT },
+    // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
+    limits: { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT },
   });
   const harness = worker.getEntrypoint() as unknown as HarnessEntrypoint;
 
@@ -41,7 +42,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
   });
   const call = harness
-    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, maxSteps: run.timeoutMs * GUARD_STEPS_PER_MS })
+    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS })
     .then(
       (raw): SandboxOutcome => {
         const parsed = v.safeParse(ChildReplySchema, raw);
