@@ -28,6 +28,9 @@ export default defineConfig(async () => {
         },
       }),
     ],
+    // worker/http/playground.html is a Text module (wrangler.jsonc "rules"); this keeps vite from pre-transforming
+    // it as an HTML entry before the pool's module rules load it as a string.
+    assetsInclude: ["**/*.html"],
     test: {
       name: PROJECT,
       include: ["test/**/*.test.ts"],

@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
+import { announceAuthMode } from "./http/auth";
 import { router } from "./http/router";
+import { runRetention } from "./history/retention";
 
 // ctx.exports only sees classes exported from this module: every entrypoint is re-exported here.
 export { CodeExecutor } from "./rpc";
@@ -6,3 +9,8 @@ export { CodeExecutor } from "./rpc";
 export default {
   fetch: (request, env, ctx) => router.fetch(request, env, ctx),
 } satisfies ExportedHandler<Env>;
+announceAuthMode(env);
+
+  scheduled: async (controller, env) => {
+    await runRetention(env, controller.scheduledTime);
+  },

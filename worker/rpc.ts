@@ -1,10 +1,18 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { ExecuteRequestSchema, type ExecuteRequestInput } from "../schemas/execute";
 import type { ExecutionResult } from "../schemas/result";
+import * as v from "valibot";
+import {
+  ListExecutionsOptionsSchema,
+  type ExecutionRecord,
+  type ListExecutionsOptionsInput,
+  type ListExecutionsResponse,
+} from "../schemas/history";
+import { getExecution, listExecutions } from "./history/queries";
 import { executeRequest } from "./execution/pipeline";
 import { parseInput } from "./parse";
 import { createRecorder } from "./history/recorder";
-import { ServiceError } from "./errors";
+import { ErrorCode, ServiceError } from "./errors";
 
 function asRpcError<T>(fn: () => T): T {
   try {
@@ -30,5 +38,21 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
     const input = asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
     const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
     return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+  }
+
+  /** The full record, as GET /executions/:id. Service bindings are trusted: they see every caller's executions. */
+  async getExecution(id: string): Promise<ExecutionRecord> {
+    const executionId = asRpcError(() => parseInput(v.pipe(v.string("id must be a string"), v.nonEmpty("id must not be empty")), id));
+    const record = await getExecution(this.env.EXECUTIONS_DB, executionId, { sees: "all" });
+    return asRpcError(() => {
+      if (!record) throw new ServiceError(ErrorCode.NOT_FOUND, `No execution with id ${JSON.stringify(executionId)}`);
+      return record;
+    });
+  }
+
+  /** Newest first, as GET /executions (limit 1-100, default 10; offset; optional status and language filters). */
+  async listExecutions(options?: ListExecutionsOptionsInput): Promise<ListExecutionsResponse> {
+    const parsed = asRpcError(() => parseInput(ListExecutionsOptionsSchema, options ?? {}));
+    return listExecutions(this.env.EXECUTIONS_DB, parsed, { sees: "all" });
   }
 }

@@ -2,8 +2,12 @@ import { Router, type IRequest } from "itty-router";
 import { ErrorCode, ServiceError, errorResponse } from "../errors";
 import type { PipelineDeps } from "../execution/pipeline";
 import { createRecorder } from "../history/recorder";
+import { PUBLIC_PATHS, authenticate, type Authenticated } from "./auth";
 import { handleExecute, handleValidate } from "./execute";
+import { handleGetExecution, handleListExecutions } from "./executions";
 import { handleDocs, handleHealth, handleLanguages } from "./meta";
+import { handleOpenApi } from "./openapi";
+import { handlePlayground } from "./playground";
 
 type Args = [env: Env, ctx: ExecutionContext];
 
@@ -13,14 +17,27 @@ const methodNotAllowed = (allowed: string) => (request: IRequest) => {
 
 const deps = (env: Env, ctx: ExecutionContext): PipelineDeps => ({ env, ctx, recorder: createRecorder(env, ctx) });
 
-export const router = Router<IRequest, Args>({ catch: errorResponse })
+/** Before every route, so no route can forget it: public paths pass, the rest need a key when keys are set. */
+const withAuth = async (request: IRequest, env: Env) => {
+  if (PUBLIC_PATHS.has(new URL(request.url).pathname)) return;
+  request.auth = await authenticate(request, env);
+};
+const authOf = (request: IRequest): Authenticated => request.auth as Authenticated;
+
+export const router = Router<IRequest, Args>({ before: [withAuth], catch: errorResponse })
   .get("/health", handleHealth)
   .get("/languages", handleLanguages)
   .get("/docs", (request) => handleDocs(request))
-  .post("/execute", (request, env, ctx) => handleExecute(request, deps(env, ctx), { kind: "http", identity: "anonymous" }))
+  .get("/openapi.json", (request) => handleOpenApi(request))
+  .get("/", handlePlayground)
+  .post("/execute", (request, env, ctx) => handleExecute(request, deps(env, ctx), authOf(request).caller))
   .post("/validate", (request) => handleValidate(request))
   .all("/execute", methodNotAllowed("POST"))
   .all("/validate", methodNotAllowed("POST"))
+  .get("/executions", (request, env) => handleListExecutions(request, env, authOf(request)))
+  .get("/executions/:id", (request, env) => handleGetExecution(request.params.id ?? "", env, authOf(request)))
+  .all("/executions", methodNotAllowed("GET"))
+  .all("/executions/:id", methodNotAllowed("GET"))
   .all("*", (request) => {
     throw new ServiceError(ErrorCode.NOT_FOUND, `No route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -3,3 +3,9 @@ declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
 }
+
+// wrangler's default rules import .html files as strings (the playground page).
+declare module "*.html" {
+  const text: string;
+  export default text;
+}

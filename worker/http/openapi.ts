@@ -1,0 +1,236 @@
+import { toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
+import * as v from "valibot";
+import { ExecuteRequestSchema, LANGUAGES, ValidateRequestSchema } from "../../schemas/execute";
+import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
+import { ErrorCode, HTTP_STATUS } from "../errors";
+
+// GET /openapi.json: an OpenAPI 3.1 document whose schemas are generated from the same valibot schemas the
+// handlers parse with, so the description cannot drift from what is enforced. test/dx/openapi.test.ts checks it
+// against the OpenAPI 3.1 meta-schema and checks that every route the router serves is described here.
+
+export const ErrorBodySchema = v.pipe(
+  v.object({
+    error: v.object({
+      code: v.picklist(Object.values(ErrorCode)),
+      message: v.string(),
+      issues: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
+    }),
+  }),
+  v.description("Request-level failure. Failures of the submitted code are not errors here: they are a 200 with success: false."),
+);
+
+const HealthResponseSchema = v.object({ status: v.literal("ok"), service: v.string(), time: v.pipe(v.string(), v.isoTimestamp()) });
+
+const LanguagesResponseSchema = v.object({
+  languages: v.array(
+    v.object({
+      id: v.picklist(LANGUAGES),
+      name: v.string(),
+      status: v.string(),
+      notes: v.string(),
+      extensions: v.array(v.string()),
+    }),
+  ),
+  default: v.picklist(LANGUAGES),
+});
+
+/** Request bodies convert their input type (defaults make fields optional); responses their output type. */
+const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema };
+const RESPONSE_SCHEMAS = {
+  ExecutionResult: ExecutionResultSchema,
+  ValidateResponse: ValidateResponseSchema,
+  HealthResponse: HealthResponseSchema,
+  LanguagesResponse: LanguagesResponseSchema,
+  ErrorBody: ErrorBodySchema,
+};
+type SchemaName = keyof typeof REQUEST_SCHEMAS | keyof typeof RESPONSE_SCHEMAS;
+
+type Method = "get" | "post" | "put" | "patch" | "delete";
+
+interface Operation {
+  method: Method;
+  /** OpenAPI path template ({id}); the router's `:id` form is converted when comparing. */
+  path: string;
+  operationId: string;
+  tags: string[];
+  summary: string;
+  description?: string;
+  requestBody?: SchemaName;
+  /** 200 body: a named JSON schema, or a non-JSON media type such as text/html. */
+  ok: SchemaName | { mediaType: string; description: string };
+  errors?: ErrorCode[];
+  parameters?: Record<string, unknown>[];
+  /** Public even when API keys are configured. */
+  public?: boolean;
+}
+
+const EXAMPLE_EXECUTE = {
+  sqrt: { summary: "A value", value: { code: "return Math.sqrt(16) * 2" } },
+  context: { summary: "Context", value: { code: "return `Hello ${context.name}!`", context: { name: "World" } } },
+  typescript: {
+    summary: "TypeScript",
+    value: {
+      language: "typescript",
+      code: "interface User { name: string; age: number }\nconst user: User = { name: 'John', age: 30 };\nreturn user.name;",
+    },
+  },
+  config: {
+    summary: "Config",
+    value: { code: "const r = await api('https://api.github.com/zen');\nreturn r.body", config: { timeout: 5000, allowedAPIs: ["api", "console"], allowedDomains: ["api.github.com"] } },
+  },
+};
+
+/** Every operation the service exposes. Add a row here when adding a route to the router. */
+export const OPERATIONS: Operation[] = [
+  {
+    method: "post",
+    path: "/execute",
+    operationId: "executeCode",
+    tags: ["execution"],
+    summary: "Run JavaScript or TypeScript in a fresh isolate",
+    description:
+      "The code is the body of an async function. Failures of the code (syntax, runtime, timeout, policy) are answered with 200 and `success: false`; the same result comes back over RPC from `executeCode`.",
+    requestBody: "ExecuteRequest",
+    ok: "ExecutionResult",
+    errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  {
+    method: "post",
+    path: "/validate",
+    operationId: "validateCode",
+    tags: ["execution"],
+    summary: "Check syntax and policy without running",
+    requestBody: "ValidateRequest",
+    ok: "ValidateResponse",
+    errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  { method: "get", path: "/languages", operationId: "listLanguages", tags: ["meta"], summary: "Supported languages", ok: "LanguagesResponse", public: true },
+  { method: "get", path: "/health", operationId: "health", tags: ["meta"], summary: "Liveness", ok: "HealthResponse", public: true },
+  {
+    method: "get",
+    path: "/docs",
+    operationId: "docs",
+    tags: ["meta"],
+    summary: "Runtime documentation",
+    description: "HTML when the client accepts text/html, JSON otherwise.",
+    ok: { mediaType: "text/html", description: "Runtime APIs, limits, config, error codes, HTTP and RPC usage" },
+    public: true,
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapi",
+    tags: ["meta"],
+    summary: "This document",
+    ok: { mediaType: "application/json", description: "OpenAPI 3.1 document" },
+    public: true,
+  },
+  {
+    method: "get",
+    path: "/",
+    operationId: "playground",
+    tags: ["meta"],
+    summary: "Playground and execution history dashboard",
+    ok: { mediaType: "text/html", description: "A single offline page" },
+    public: true,
+  },
+];
+
+// max_bytes has no JSON Schema keyword: a UTF-8 byte cap implies the same cap in characters, and the exact rule
+// travels in an extension keyword and the description.
+const conversion = (typeMode: "input" | "output"): ConversionConfig => ({
+  target: "draft-2020-12",
+  typeMode,
+  errorMode: "throw",
+  overrideRef: (context) => `#/components/schemas/${context.referenceId}`,
+  overrideAction: (context) => {
+    if (context.valibotAction.type === "max_bytes") {
+      const maxBytes = (context.valibotAction as unknown as { requirement: number }).requirement;
+      return { ...context.jsonSchema, maxLength: maxBytes, "x-maxBytes": maxBytes };
+    }
+    if (context.valibotAction.type === "trim" || context.valibotAction.type === "to_lower_case") return context.jsonSchema;
+    return undefined;
+  },
+});
+
+function jsonContent(name: SchemaName) {
+  return { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } };
+}
+
+function operationObject(op: Operation) {
+  const responses: Record<string, unknown> = {
+    "200":
+      typeof op.ok === "string"
+        ? { description: "OK", content: jsonContent(op.ok) }
+        : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
+  };
+  for (const code of op.errors ?? []) {
+    const status = String(HTTP_STATUS[code]);
+    const existing = responses[status] as { description: string } | undefined;
+    responses[status] = { description: existing ? `${existing.description}, ${code}` : code, content: jsonContent("ErrorBody") };
+  }
+  responses.default = { description: "INTERNAL_ERROR (nothing about the cause is disclosed)", content: jsonContent("ErrorBody") };
+  return {
+    operationId: op.operationId,
+    tags: op.tags,
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    ...(op.parameters ? { parameters: op.parameters } : {}),
+    ...(op.public ? { security: [] } : {}),
+    ...(op.requestBody
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: { $ref: `#/components/schemas/${op.requestBody}` },
+                ...(op.requestBody === "ExecuteRequest" ? { examples: EXAMPLE_EXECUTE } : {}),
+              },
+            },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+function buildDocument() {
+  const schemas: Record<string, JsonSchema> = {
+    ...toJsonSchemaDefs(REQUEST_SCHEMAS, conversion("input")),
+    ...toJsonSchemaDefs(RESPONSE_SCHEMAS, conversion("output")),
+  };
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "code-exec",
+      version: "0.1.0",
+      description:
+        "Runs JavaScript and TypeScript in a fresh, network-less V8 isolate per execution (Cloudflare Worker Loader). Runtime APIs and limits: GET /docs.",
+    },
+    jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
+    tags: [
+      { name: "execution", description: "Run and check code" },
+      { name: "meta", description: "Service information and pages" },
+    ],
+    // Keys are optional: when the deployment configures none, every operation is open.
+    security: [{}, { bearerAuth: [] }],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "An API key, when the deployment configures keys" } },
+    },
+  };
+}
+
+let cached: ReturnType<typeof buildDocument> | undefined;
+
+export function openApiDocument(origin?: string) {
+  cached ??= buildDocument();
+  return origin ? { ...cached, servers: [{ url: origin }] } : cached;
+}
+
+export function handleOpenApi(request: Request): Response {
+  return Response.json(openApiDocument(new URL(request.url).origin));
+}
