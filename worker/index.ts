@@ -6,11 +6,11 @@ import { runRetention } from "./history/retention";
 // ctx.exports only sees classes exported from this module: every entrypoint is re-exported here.
 export { CodeExecutor } from "./rpc";
 
-export default {
-  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
-} satisfies ExportedHandler<Env>;
 announceAuthMode(env);
 
+export default {
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
   scheduled: async (controller, env) => {
     await runRetention(env, controller.scheduledTime);
   },
+} satisfies ExportedHandler<Env>;
