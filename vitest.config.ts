@@ -14,8 +14,17 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.jsonc" },
         miniflare: {
-          bindings: { TEST_EXECUTIONS_MIGRATIONS: executionsMigrations, TEST_DATA_MIGRATIONS: dataMigrations },
+          bindings: {
+            TEST_EXECUTIONS_MIGRATIONS: executionsMigrations,
+            TEST_DATA_MIGRATIONS: dataMigrations,
+            // ai()'s HTTP provider path, answered by the fake upstream below.
+            AI_BASE_URL: "https://ai.test/v1",
+            AI_API_KEY: "test-ai-key",
+            SERVICE_HOSTNAMES: "code-exec.test",
+          },
           serviceBindings: { CALLER: { name: "caller" } },
+          // Every outbound fetch of the Worker under test (api(), ai()) reaches this fixture instead of the network.
+          outboundService: "fake-upstream",
           workers: [
             {
               name: "caller",
@@ -23,6 +32,12 @@ export default defineConfig(async () => {
               scriptPath: path.join(import.meta.dirname, "examples/caller-worker/index.js"),
               compatibilityDate: "2026-08-01",
               serviceBindings: { CODE_EXEC: { name: RUNNER_SERVICE, entrypoint: "CodeExecutor" } },
+            },
+            {
+              name: "fake-upstream",
+              modules: true,
+              scriptPath: path.join(import.meta.dirname, "test/fixtures/fake-upstream.js"),
+              compatibilityDate: "2026-08-01",
             },
           ],
         },

@@ -3,7 +3,7 @@
 // user's instrumented code as user.js, into a fresh isolate and calls run() once over RPC.
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
-//   run({ contextJson, timeoutMs, stepsPerMs }) -> { status, resultJson?, resultTruncated?, logs, error? }
+//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> { status, resultJson?, resultTruncated?, logs, error? }
 // user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 
@@ -112,13 +112,19 @@ function createLogBuffer() {
   };
 }
 
-/** @param {ReturnType<typeof createLogBuffer>} buffer */
-function captureConsole(buffer) {
+/**
+ * Without the console capability, console calls are accepted and discarded: the code runs unchanged, and nothing
+ * it prints reaches the result or the host's own log.
+ * @param {ReturnType<typeof createLogBuffer>} buffer
+ * @param {boolean} capture
+ */
+function captureConsole(buffer, capture) {
   /** @type {Record<string, LogEntry["level"]>} */
   const levels = { log: "log", info: "info", warn: "warn", error: "error", debug: "debug", trace: "debug" };
   for (const [method, level] of Object.entries(levels)) {
-    /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (console))[method] = (/** @type {unknown[]} */ ...args) =>
-      buffer.push(level, args);
+    /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (console))[method] = capture
+      ? (/** @type {unknown[]} */ ...args) => buffer.push(level, args)
+      : () => {};
   }
 }
 
@@ -141,12 +147,12 @@ function describeThrown(thrown) {
 
 export default class Harness extends WorkerEntrypoint {
   /**
-   * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number }} input
+   * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number, captureLogs: boolean }} input
    */
   async run(input) {
     const startedAt = now();
     const logs = createLogBuffer();
-    captureConsole(logs);
+    captureConsole(logs, input.captureLogs);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + input.timeoutMs, input.stepsPerMs);
 

@@ -5,6 +5,9 @@ import { runRetention } from "./history/retention";
 
 // ctx.exports only sees classes exported from this module: every entrypoint is re-exported here.
 export { CodeExecutor } from "./rpc";
+export { AiCapability } from "./capabilities/ai";
+export { ApiCapability } from "./capabilities/api";
+export { DbCapability } from "./capabilities/db";
 
 announceAuthMode(env);
 

@@ -10,7 +10,14 @@ export interface ChildEnvInput {
 /**
  * The only place the sandbox's env is built: capability stubs from ctx.exports with the execution's policy in
  * props, and nothing else. Caller data never becomes a binding; an API not allowed gets no stub at all.
+ * Keep the keys in sync with sandbox-template/capabilities.js.
  */
-export function buildChildEnv(_ctx: ExecutionContext, _input: ChildEnvInput): Record<string, unknown> {
-  return {};
+export function buildChildEnv(ctx: ExecutionContext, input: ChildEnvInput): Record<string, unknown> {
+  const allowed = new Set(input.config.allowedAPIs);
+  const base = { executionId: input.executionId, deadlineAt: input.deadlineAt };
+  const env: Record<string, unknown> = {};
+  if (allowed.has("ai")) env.AI = ctx.exports.AiCapability({ props: base });
+  if (allowed.has("api")) env.API = ctx.exports.ApiCapability({ props: { ...base, allowedDomains: [...input.config.allowedDomains] } });
+  if (allowed.has("db")) env.DB = ctx.exports.DbCapability({ props: base });
+  return env;
 }

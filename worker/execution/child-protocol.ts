@@ -10,6 +10,8 @@ export interface ChildRunInput {
   timeoutMs: number;
   /** Guard checks per ms the harness allows while the clock stands still (production freezes it in sync code). */
   stepsPerMs: number;
+  /** False when config.allowedAPIs leaves out "console": the harness then discards console output. */
+  captureLogs: boolean;
 }
 
 export const ChildReplySchema = v.object({

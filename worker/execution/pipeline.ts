@@ -57,6 +57,7 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       }),
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
+      captureLogs: request.config.allowedAPIs.includes("console"),
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
   }

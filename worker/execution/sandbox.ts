@@ -11,6 +11,7 @@ export interface SandboxRun {
   childEnv: Record<string, unknown>;
   contextJson: string;
   timeoutMs: number;
+  captureLogs: boolean;
 }
 
 export type SandboxOutcome =
@@ -42,7 +43,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
   });
   const call = harness
-    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS })
+    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
     .then(
       (raw): SandboxOutcome => {
         const parsed = v.safeParse(ChildReplySchema, raw);

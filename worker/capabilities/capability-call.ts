@@ -1,0 +1,93 @@
+import type { AUDITED_CAPABILITIES } from "../../schemas/audit";
+import { recordCapabilityCall } from "../history/capability-calls";
+import { takeCall } from "./call-budget";
+import { CapabilityFailure, DENIAL_CODES, type CapabilityErrorCode, type Reply } from "./reply";
+
+/** Policy every capability gets from the parent in props; never from the sandbox. */
+export interface CapabilityProps {
+  executionId: string;
+  /** Epoch ms: the execution's deadline. No call outlives it. */
+  deadlineAt: number;
+}
+
+/** What the audit trail learns about a call; the capability fills it in as it goes. Never secrets or bodies. */
+export interface CallNote {
+  target: string;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+export interface CallSpec<TProps extends CapabilityProps> {
+  ctx: ExecutionContext<TProps>;
+  env: Env;
+  kind: (typeof AUDITED_CAPABILITIES)[number];
+  maxCalls: number;
+}
+
+/**
+ * Runs one capability call: checks the deadline and the call budget, turns failures into error data, and records
+ * the call in the audit trail after answering (waitUntil), so neither a slow nor a failing history database
+ * affects the caller.
+ */
+export async function handleCall<TProps extends CapabilityProps, T>(
+  spec: CallSpec<TProps>,
+  body: (props: TProps, note: CallNote) => Promise<T>,
+): Promise<Reply<T>> {
+  const startedAt = Date.now();
+  const props = spec.ctx.props;
+  const note: CallNote = { target: "", requestBytes: 0, responseBytes: 0 };
+  let reply: Reply<T>;
+  try {
+    if (startedAt >= props.deadlineAt) throw new CapabilityFailure("TIMEOUT", "the execution's time is up");
+    if (!takeCall(props.executionId, spec.kind, spec.maxCalls, props.deadlineAt)) {
+      throw new CapabilityFailure(
+        "CALL_LIMIT_EXCEEDED",
+        `${spec.kind}() may be called at most ${spec.maxCalls} times per execution`,
+      );
+    }
+    reply = { ok: true, value: await body(props, note) };
+  } catch (error) {
+    reply = { ok: false, error: describeFailure(spec.kind, error) };
+  }
+  spec.ctx.waitUntil(
+    recordCapabilityCall(spec.env.EXECUTIONS_DB, {
+      executionId: props.executionId,
+      startedAt,
+      kind: spec.kind,
+      target: note.target,
+      outcome: reply.ok ? "ok" : DENIAL_CODES.has(reply.error.code) ? "denied" : "error",
+      ...(reply.ok ? {} : { errorCode: reply.error.code }),
+      durationMs: Date.now() - startedAt,
+      requestBytes: note.requestBytes,
+      responseBytes: note.responseBytes,
+    }),
+  );
+  return reply;
+}
+
+function describeFailure(kind: string, error: unknown): { code: CapabilityErrorCode; message: string } {
+  if (error instanceof CapabilityFailure) return { code: error.code, message: `${kind}(): ${error.message}` };
+  // Host errors can carry internal detail (bindings, hostnames, stack); the sandbox gets none of it.
+  console.error(`capability ${kind}() failed unexpectedly`, error);
+  return { code: "INTERNAL_ERROR", message: `${kind}(): internal error` };
+}
+
+/** Milliseconds left before the deadline, capped; fails the call when none are left. */
+export function remainingMs(deadlineAt: number, capMs: number): number {
+  const left = deadlineAt - Date.now();
+  if (left <= 0) throw new CapabilityFailure("TIMEOUT", "the execution's time is up");
+  return Math.min(left, capMs);
+}
+
+/** Settles with `promise`, or fails with TIMEOUT after `ms`. For calls that take no AbortSignal (D1, env.AI). */
+export async function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CapabilityFailure("TIMEOUT", `${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+}

@@ -1,0 +1,10 @@
+// Bindings a deployment may add that wrangler.jsonc deliberately does not declare, so `wrangler types` cannot
+// know them: each is optional and every use checks for it.
+interface Env {
+  /** Workers AI. Not in wrangler.jsonc: the binding needs a Cloudflare login and breaks offline `wrangler dev`. */
+  AI?: { run(model: string, input: Record<string, unknown>): Promise<unknown> };
+  /** A deployment's own data service for db(), used instead of the embedded DATA_DB when bound. */
+  DB?: import("../capabilities/db").DbService;
+  /** Secret (`wrangler secret put AI_API_KEY` or .dev.vars): bearer token for the OpenAI-compatible endpoint. */
+  AI_API_KEY?: string;
+}
