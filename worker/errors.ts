@@ -55,7 +55,9 @@ export class ServiceError extends Error {
 /** The single catch at the edge: known errors keep their code; anything else is logged and leaks nothing. */
 export function errorResponse(error: unknown): Response {
   if (error instanceof ServiceError) {
-    return Response.json(error.toBody(), { status: error.status });
+    // RFC 9110: a 401 names the scheme it wants.
+    const headers: HeadersInit = error.code === ErrorCode.UNAUTHORIZED ? { "www-authenticate": 'Bearer realm="code-exec"' } : {};
+    return Response.json(error.toBody(), { status: error.status, headers });
   }
   console.error("unhandled error", error);
   const body = { error: { code: ErrorCode.INTERNAL_ERROR, message: "Internal error" } };
