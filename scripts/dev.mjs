@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+// `npm run dev`: wrangler dev under a supervisor.
+//
+// Instrumentation stops the user's loops, but some work cannot be interrupted in local workerd (no CPU limit
+// there): a catastrophic regex or a huge builtin call holds the runtime's only JavaScript thread and every later
+// request hangs. This supervisor probes GET /health with a short deadline and, when the runtime stops answering,
+// kills wrangler and its workerd processes and starts them again. Executions that were running are left as
+// `running` rows; the history module's orphan sweep turns them into `aborted` once the runtime is back.
+//
+// Arguments are passed to `wrangler dev` unchanged: `npm run dev -- --port 8788 --ip 127.0.0.1`.
+// Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
+// Tuning (environment): DEV_PROBE_INTERVAL_MS, DEV_PROBE_DEADLINE_MS, DEV_PROBE_MISSES.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const WRANGLER = path.join(BIN, "wrangler");
+/** wrangler needs Node 22, which the `node` devDependency provides in node_modules/.bin. */
+const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}` };
+/** Local D1 databases and their migrations (wrangler.jsonc); applied before the first start. */
+const DATABASES = [
+  ["EXECUTIONS_DB", "migrations/executions"],
+  ["DATA_DB", "migrations/data"],
+];
+
+const PROBE_INTERVAL_MS = Number(process.env.DEV_PROBE_INTERVAL_MS ?? 1_000);
+const PROBE_DEADLINE_MS = Number(process.env.DEV_PROBE_DEADLINE_MS ?? 2_000);
+/** Consecutive missed probes before a restart; one miss can be a file-watch reload. */
+const PROBE_MISSES = Number(process.env.DEV_PROBE_MISSES ?? 2);
+/** A start slower than this gets a hint in the console. */
+const SLOW_START_MS = 30_000;
+/** A wedged workerd ignores SIGTERM (its event loop is the stuck thread), so SIGKILL follows quickly. */
+const TERM_GRACE_MS = 1_500;
+/** Restarts allowed in CRASH_WINDOW_MS before the supervisor gives up: a crash loop needs a human. */
+const MAX_RESTARTS_IN_WINDOW = 5;
+const CRASH_WINDOW_MS = 60_000;
+
+const args = process.argv.slice(2);
+const tag = process.stdout.isTTY ? "\x1b[1;35m[code-exec dev]\x1b[0m" : "[code-exec dev]";
+const say = (message) => console.error(`${tag} ${message}`);
+
+/** Where the runtime answers: the address wrangler prints once ready, else what the arguments say. */
+function urlFromArgs(argv) {
+  const ip = flagValue(argv, "--ip") ?? "localhost";
+  const host = ip === "0.0.0.0" || ip === "::" || ip === "*" ? "127.0.0.1" : ip;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${flagValue(argv, "--port") ?? "8787"}`;
+}
+
+function flagValue(argv, name) {
+  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes("=") ? argv[i].slice(name.length + 1) : argv[i + 1];
+}
+
+/** A fresh checkout (or a fresh --persist-to) has empty local databases; applying is idempotent. */
+function applyMigrations() {
+  const persistTo = flagValue(args, "--persist-to");
+  for (const [binding, dir] of DATABASES) {
+    const full = path.join(ROOT, dir);
+    if (!existsSync(full) || !readdirSync(full).some((f) => f.endsWith(".sql"))) continue;
+    const result = spawnSync(
+      WRANGLER,
+      ["d1", "migrations", "apply", binding, "--local", ...(persistTo ? ["--persist-to", persistTo] : [])],
+      { cwd: ROOT, env: { ...CHILD_ENV, CI: "1" }, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" },
+    );
+    if (result.status !== 0) {
+      say(`applying ${dir} to the local ${binding} failed:\n${result.stderr}`);
+      process.exit(1);
+    }
+  }
+}
+
+let child;
+let baseUrl = urlFromArgs(args);
+let stopping = false;
+let restarts = [];
+let probeTimer;
+
+function start() {
+  const env = { ...CHILD_ENV, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) };
+  // Own process group, so a restart (and Ctrl-C) can take down wrangler and both of its workerd processes at once.
+  // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
+  const proc = spawn(WRANGLER, ["dev", ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
+  child = state;
+  const relay = (stream, sink) => {
+    let pending = "";
+    stream.on("data", (chunk) => {
+      sink.write(chunk);
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const ready = /Ready on (https?:\/\/\S+)/.exec(stripVTControlCharacters(line));
+        if (ready) baseUrl = ready[1].replace("//0.0.0.0", "//127.0.0.1").replace("//[::]", "//127.0.0.1");
+      }
+    });
+  };
+  relay(proc.stdout, process.stdout);
+  relay(proc.stderr, process.stderr);
+  proc.on("exit", (code, signal) => {
+    state.exited = true;
+    if (stopping || state.stopping || child !== state) return;
+    // A first start that fails is a configuration problem; after a restart it can be the old runtime still
+    // holding the port, so that case retries (bounded by the crash-loop limit).
+    if (!state.ready && restarts.length === 0) {
+      say(`wrangler dev exited before the service came up (${signal ?? `exit code ${code}`}); not restarting.`);
+      process.exit(code ?? 1);
+    }
+    say(`wrangler dev exited unexpectedly (${signal ?? `exit code ${code}`}); restarting.`);
+    void restart();
+  });
+  return state;
+}
+
+async function probe() {
+  try {
+    const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(PROBE_DEADLINE_MS) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(state, signal) {
+  try {
+    process.kill(-state.proc.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function stopChild(state) {
+  if (state.exited) return;
+  state.stopping = true;
+  const exited = new Promise((resolve) => state.proc.once("exit", resolve));
+  killGroup(state, "SIGTERM");
+  const timer = setTimeout(() => killGroup(state, "SIGKILL"), TERM_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+  // wrangler can exit before its workerd children do; make sure nothing of the old group keeps the port.
+  killGroup(state, "SIGKILL");
+}
+
+/** Asks the service to settle executions the dead runtime left `running`; see worker/history/. */
+async function sweepOrphans() {
+  try {
+    const response = await fetch(`${baseUrl}/cdn-cgi/local/scheduled`, { signal: AbortSignal.timeout(10_000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+let restarting = false;
+async function restart(reason) {
+  if (restarting || stopping) return;
+  restarting = true;
+  const now = Date.now();
+  restarts = [...restarts.filter((t) => now - t < CRASH_WINDOW_MS), now];
+  if (restarts.length > MAX_RESTARTS_IN_WINDOW) {
+    say(`${restarts.length} restarts within ${CRASH_WINDOW_MS / 1000} s: giving up. Fix the cause and run npm run dev again.`);
+    await shutdown(1);
+    return;
+  }
+  if (reason) say(reason);
+  await stopChild(child);
+  if (stopping) return;
+  say("restarting the local runtime…");
+  start();
+  restarting = false;
+}
+
+async function tick() {
+  const state = child;
+  if (restarting || stopping || state.exited) return;
+  const healthy = await probe();
+  if (child !== state || stopping) return;
+  if (healthy) {
+    state.misses = 0;
+    if (!state.ready) {
+      state.ready = true;
+      const wasRestart = restarts.length > 0;
+      if (wasRestart) {
+        const seconds = ((Date.now() - restarts.at(-1)) / 1000).toFixed(1);
+        const swept = await sweepOrphans();
+        say(
+          `runtime is back on ${baseUrl} (${seconds} s after the hang was detected).` +
+            (swept ? " Executions interrupted by the restart are recorded as aborted." : " The orphan sweep could not be triggered."),
+        );
+      } else {
+        say(`supervising ${baseUrl}: a runtime that stops answering GET /health for ~${(PROBE_MISSES * (PROBE_INTERVAL_MS + PROBE_DEADLINE_MS)) / 1000} s is restarted.`);
+      }
+    }
+    return;
+  }
+  if (!state.ready) {
+    // wrangler stays up on a build error and rebuilds on the next save, so a slow start is reported, not restarted.
+    if (!state.slowStartReported && Date.now() - state.startedAt > SLOW_START_MS) {
+      state.slowStartReported = true;
+      say(`no answer from ${baseUrl}/health ${SLOW_START_MS / 1000} s after starting; see wrangler's output above (a build error?).`);
+    }
+    return;
+  }
+  state.misses++;
+  if (state.misses >= PROBE_MISSES) {
+    await restart(
+      `the runtime stopped answering: ${state.misses} health probes missed their ${PROBE_DEADLINE_MS} ms deadline. ` +
+        "Probably code the sandbox cannot interrupt locally (a catastrophic regex, a huge builtin call); " +
+        "production's CPU limit stops such code, local workerd has none. The requests in flight are lost.",
+    );
+  }
+}
+
+async function loop() {
+  while (!stopping) {
+    const began = Date.now();
+    await tick();
+    await new Promise((resolve) => {
+      probeTimer = setTimeout(resolve, Math.max(0, PROBE_INTERVAL_MS - (Date.now() - began)));
+    });
+  }
+}
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  clearTimeout(probeTimer);
+  if (child) await stopChild(child);
+  process.exit(code);
+}
+
+if (!existsSync(WRANGLER)) {
+  say(`${WRANGLER} not found: run npm install first.`);
+  process.exit(1);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    if (signal === "SIGINT") say("stopping…");
+    void shutdown(0);
+  });
+}
+if (process.env.DEV_SKIP_MIGRATIONS !== "1") applyMigrations();
+start();
+void loop();
