@@ -173,10 +173,11 @@ export async function listExecutionSummaries(
     where += " AND language = ?";
     params.push(options.language);
   }
-  // One batch is one implicit transaction, so the page and the total agree with each other.
+  // One batch is one implicit transaction, so the page and the total agree. rowid breaks ties in insertion
+  // order: Date.now() only advances on I/O, so two executions can share a created_at.
   const [page, count] = await db.batch<SummaryRow | { total: number }>([
     db
-      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM executions ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM executions ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`)
       .bind(...params, options.limit, options.offset),
     db.prepare(`SELECT COUNT(*) AS total FROM executions ${where}`).bind(...params),
   ]);
