@@ -1,0 +1,151 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { compileQuery } from "../../worker/capabilities/db-query";
+import { MAX_DB_IN_ITEMS, MAX_DB_LIMIT } from "../../worker/capabilities/limits";
+import { CapabilityFailure } from "../../worker/capabilities/reply";
+import { execute, rpc } from "../helpers";
+import { waitForCalls } from "./audit-helpers";
+
+const DB_EXAMPLE = `
+const results = await db({ select: { from: 'things', where: { ns: 'wiki', type: 'Article' }, limit: 10 } })
+console.log('Found', results.rowCount, 'articles', results.rows.length)
+return results.rows.map((row) => row.id)
+`;
+
+function compileError(query: unknown): string {
+  try {
+    compileQuery(query);
+  } catch (error) {
+    if (error instanceof CapabilityFailure) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+  return "compiled";
+}
+
+/** The query as the sandbox would send it: through JSON, so `__proto__` stays an own key as in structured clone. */
+const fromJson = (json: string): unknown => JSON.parse(json);
+
+describe("db() query compiler", () => {
+  it("compiles equality, operators, null, $and/$or and JSON paths to bound parameters only", () => {
+    const { compiled } = compileQuery({
+      select: {
+        from: "things",
+        columns: ["id", "data"],
+        where: {
+          ns: "wiki",
+          created_at: { $gte: "2026-01-01", $lt: "2026-02-01" },
+          updated_at: null,
+          $or: [{ type: { $in: ["Article", "Category"] } }, { "data.views": { $gt: 1000 } }],
+          id: { $like: "d%", $ne: null },
+          "data.published": true,
+        },
+        orderBy: [{ column: "data.views", direction: "desc" }, "id"],
+        limit: 5,
+        offset: 2,
+      },
+    });
+    expect(compiled.sql).toBe(
+      'SELECT "id", "data" FROM "things" WHERE "ns" = ? AND "created_at" >= ? AND "created_at" < ? AND "updated_at" IS NULL AND ' +
+        '("type" IN (?, ?) OR json_extract("data", ?) > ?) AND "id" LIKE ? AND "id" IS NOT NULL AND json_extract("data", ?) = ? ' +
+        'ORDER BY json_extract("data", ?) DESC, "id" ASC LIMIT ? OFFSET ?',
+    );
+    expect(compiled.params).toEqual(["wiki", "2026-01-01", "2026-02-01", "Article", "Category", "$.views", 1000, "d%", "$.published", 1, "$.views", 5, 2]);
+  });
+
+  it("keeps injection attempts in values as bound data", () => {
+    const { compiled } = compileQuery({ select: { from: "things", where: { id: "x'; DROP TABLE things; --" } } });
+    expect(compiled.sql).not.toContain("DROP");
+    expect(compiled.params).toContain("x'; DROP TABLE things; --");
+  });
+
+  it.each([
+    [{ select: { from: "executions" } }, /unknown table "executions"/],
+    [{ select: { from: "sqlite_master" } }, /unknown table "sqlite_master"/],
+    [{ select: { from: "things; DROP TABLE things" } }, /unknown table/],
+    [{ select: { from: "things", columns: ["id", "sql"] } }, /columns: unknown column "sql"/],
+    [{ select: { from: "things", columns: ['id" FROM executions --'] } }, /unknown column/],
+    [{ select: { from: "things", where: { 'id" OR 1=1 --': 1 } } }, /where\.id" OR 1=1 --: unknown column/],
+    [{ select: { from: "things", where: { id: { $regex: ".*" } } } }, /where\.id\.\$regex: unknown operator "\$regex"/],
+    [{ select: { from: "things", where: { $where: "1" } } }, /unknown operator \$where/],
+    [{ select: { from: "things", where: { id: { nested: 1 } } } }, /unknown operator "nested"/],
+    [{ select: { from: "things", where: { id: ["a"] } } }, /use \{ \$in/],
+    [{ select: { from: "things", where: { id: { $in: [{}] } } } }, /\$in\[0\]: values must be strings/],
+    [{ select: { from: "things", where: { id: { $gt: Number.NaN } } } }, /finite/],
+    [{ select: { from: "things", where: { id: { $in: Array.from({ length: MAX_DB_IN_ITEMS + 1 }, (_, i) => i) } } } }, /at most 100 values/],
+    [{ select: { from: "things", where: { id: { $in: [] } } } }, /non-empty/],
+    [{ select: { from: "things", where: { "data.a b": 1 } } }, /not a valid path/],
+    [{ select: { from: "things", where: { "id.x": 1 } } }, /only JSON columns/],
+    [{ select: { from: "things", orderBy: "id; DROP TABLE things" } }, /orderBy\[0\]: unknown column/],
+    [{ select: { from: "things", limit: -1 } }, /limit must be at least 1/],
+    [{ select: { from: "things", limit: 2.5 } }, /limit must be a whole number/],
+    [{ select: { from: "things", limit: MAX_DB_LIMIT + 1 } }, /limit must be at most 1000/],
+    [{ select: { from: "things", limit: "10" } }, /limit must be a number/],
+    [{ select: { from: "things", offset: -5 } }, /offset must not be negative/],
+    [{ delete: { from: "things" } }, /db\(\) is read-only/],
+    [{ select: { from: "things", join: "executions" } }, /unknown select field/],
+    ["SELECT * FROM things", /must be an object/],
+  ])("rejects %j with a message naming the problem", (query, message) => {
+    const error = compileError(query);
+    expect(error).toMatch(/^INVALID_QUERY: /);
+    expect(error).toMatch(message);
+  });
+
+  it("rejects __proto__ and constructor keys wherever they appear", () => {
+    expect(compileError(fromJson('{"select":{"from":"things","where":{"__proto__":{"id":1}}}}'))).toMatch(/__proto__.*not allowed/);
+    expect(compileError(fromJson('{"select":{"from":"things","where":{"id":{"__proto__":1}}}}'))).toMatch(/__proto__.*not allowed/);
+    expect(compileError(fromJson('{"select":{"from":"things","where":{"constructor":1}}}'))).toMatch(/not allowed/);
+    expect(compileError(fromJson('{"__proto__":{},"select":{"from":"things"}}'))).toMatch(/^INVALID_QUERY/);
+    expect(compileError({ select: { from: "__proto__" } })).toMatch(/unknown table/);
+    expect(compileError({ select: { from: "things", columns: ["constructor"] } })).toMatch(/unknown column/);
+  });
+
+  it("rejects nesting deeper than the limit", () => {
+    let where: Record<string, unknown> = { id: "x" };
+    for (let i = 0; i < 6; i++) where = { $and: [where] };
+    expect(compileError({ select: { from: "things", where } })).toMatch(/deeper than 4 levels/);
+  });
+});
+
+describe("db()", () => {
+  it("runs the issue's example through POST /execute against the seeded table", async () => {
+    const result = await execute({ code: DB_EXAMPLE });
+    expect(result.success).toBe(true);
+    expect(result.logs.map((l) => l.message)).toEqual(["Found 5 articles 5"]);
+    expect(result.result).toEqual(expect.arrayContaining(["workers", "d1", "durable-objects"]));
+  });
+
+  it("runs the issue's example through RPC", async () => {
+    const reply = await rpc("executeCode", DB_EXAMPLE);
+    expect(reply.result?.logs.map((l) => l.message)).toEqual(["Found 5 articles 5"]);
+  });
+
+  it("returns data parsed and filters on JSON paths", async () => {
+    const result = await execute({
+      code: `const r = await db({ select: { from: 'things', columns: ['id', 'data'], where: { ns: 'wiki', 'data.views': { $gte: 900 } }, orderBy: { column: 'data.views', direction: 'desc' } } })
+             return r.rows.map((row) => [row.id, row.data.title])`,
+    });
+    expect(result.result).toEqual([
+      ["workers", "Cloudflare Workers"],
+      ["workers-ai", "Workers AI"],
+      ["durable-objects", "Durable Objects"],
+    ]);
+  });
+
+  it("fails a bad query with INVALID_QUERY the code can catch", async () => {
+    const result = await execute({
+      code: "try { await db({ select: { from: 'executions' } }) } catch (e) { return [e.name, e.code, e.message] }",
+    });
+    expect(result.result).toEqual(["CapabilityError", "INVALID_QUERY", 'db(): unknown table "executions"; tables: things']);
+  });
+
+  it("never reaches the executions database or sqlite internals", async () => {
+    const { results } = await env.DATA_DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'executions'").all();
+    expect(results).toEqual([]);
+  });
+
+  it("records the compiled SQL, not the values, in the audit trail", async () => {
+    const result = await execute({ code: "await db({ select: { from: 'things', where: { id: 'private-value' } } })" });
+    const [call] = await waitForCalls(result.executionId, 1);
+    expect(call).toMatchObject({ kind: "db", outcome: "ok", target: 'SELECT "ns", "type", "id", "data", "created_at", "updated_at" FROM "things" WHERE "id" = ? LIMIT ? OFFSET ?' });
+  });
+});
