@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runQuery } from "../../worker/capabilities/db";
 import { compileQuery } from "../../worker/capabilities/db-query";
 import { MAX_DB_IN_ITEMS, MAX_DB_LIMIT } from "../../worker/capabilities/limits";
 import { CapabilityFailure } from "../../worker/capabilities/reply";
@@ -141,6 +142,19 @@ describe("db()", () => {
   it("never reaches the executions database or sqlite internals", async () => {
     const { results } = await env.DATA_DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'executions'").all();
     expect(results).toEqual([]);
+  });
+
+  it("forwards the validated query to a DB service binding when the deployment has one", async () => {
+    const received: unknown[] = [];
+    const service = { query: async (query: unknown) => (received.push(query), { rows: [{ id: "remote" }] }) };
+    const props = { executionId: crypto.randomUUID(), deadlineAt: Date.now() + 5_000 };
+    const note = { target: "", requestBytes: 0, responseBytes: 0 };
+    const query = { select: { from: "things", where: { ns: "wiki" } } };
+    expect(await runQuery({ ...env, DB: service } as Env, props, query, note)).toEqual({ rows: [{ id: "remote" }], rowCount: 1 });
+    expect(received).toEqual([{ select: { from: "things", where: { ns: "wiki" }, limit: 100, offset: 0 } }]);
+    const bad = await runQuery({ ...env, DB: service } as Env, props, { select: { from: "executions" } }, note).catch((e: unknown) => e);
+    expect((bad as CapabilityFailure).code).toBe("INVALID_QUERY");
+    expect(received).toHaveLength(1);
   });
 
   it("records the compiled SQL, not the values, in the audit trail", async () => {
