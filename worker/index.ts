@@ -14,6 +14,7 @@ announceAuthMode(env);
 export default {
   fetch: (request, env, ctx) => router.fetch(request, env, ctx),
   scheduled: async (controller, env) => {
-    await runRetention(env, controller.scheduledTime);
+    // Typed as epoch ms, but the test pool's Fetcher.scheduled() hands a Date through unchanged.
+    await runRetention(env, new Date(controller.scheduledTime).getTime());
   },
 } satisfies ExportedHandler<Env>;
