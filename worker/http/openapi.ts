@@ -1,6 +1,7 @@
 import { toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { ExecuteRequestSchema, LANGUAGES, ValidateRequestSchema } from "../../schemas/execute";
+import { DEFAULT_LIST_LIMIT, ExecutionRecordSchema, HISTORY_STATUSES, ListExecutionsResponseSchema, MAX_LIST_LIMIT } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "../errors";
 
@@ -41,6 +42,8 @@ const RESPONSE_SCHEMAS = {
   ValidateResponse: ValidateResponseSchema,
   HealthResponse: HealthResponseSchema,
   LanguagesResponse: LanguagesResponseSchema,
+  ExecutionRecord: ExecutionRecordSchema,
+  ListExecutionsResponse: ListExecutionsResponseSchema,
   ErrorBody: ErrorBodySchema,
 };
 type SchemaName = keyof typeof REQUEST_SCHEMAS | keyof typeof RESPONSE_SCHEMAS;
@@ -103,6 +106,34 @@ export const OPERATIONS: Operation[] = [
     requestBody: "ValidateRequest",
     ok: "ValidateResponse",
     errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  {
+    method: "get",
+    path: "/executions",
+    operationId: "listExecutions",
+    tags: ["history"],
+    summary: "Your executions, newest first",
+    description:
+      "With API keys configured, only the calling key's executions; without, everyone's. Unknown, repeated or malformed parameters are a 400, never ignored. Over RPC: `listExecutions({ limit, offset, status, language })`.",
+    ok: "ListExecutionsResponse",
+    errors: ["VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "UNAUTHORIZED"],
+    parameters: [
+      { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
+      { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
+      { name: "status", in: "query", schema: { type: "string", enum: [...HISTORY_STATUSES] } },
+      { name: "language", in: "query", schema: { type: "string", enum: [...LANGUAGES] } },
+    ],
+  },
+  {
+    method: "get",
+    path: "/executions/{id}",
+    operationId: "getExecution",
+    tags: ["history"],
+    summary: "One execution's full record: code, context, config, result, logs, error, capability calls",
+    description: "Another key's execution is a 404, like a missing one. Over RPC: `getExecution(id)`.",
+    ok: "ExecutionRecord",
+    errors: ["NOT_FOUND", "UNAUTHORIZED"],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
   },
   { method: "get", path: "/languages", operationId: "listLanguages", tags: ["meta"], summary: "Supported languages", ok: "LanguagesResponse", public: true },
   { method: "get", path: "/health", operationId: "health", tags: ["meta"], summary: "Liveness", ok: "HealthResponse", public: true },
@@ -212,6 +243,7 @@ function buildDocument() {
     jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
     tags: [
       { name: "execution", description: "Run and check code" },
+      { name: "history", description: "Recorded executions (kept RETENTION_DAYS days)" },
       { name: "meta", description: "Service information and pages" },
     ],
     // Keys are optional: when the deployment configures none, every operation is open.
