@@ -5,7 +5,8 @@
 // there): a catastrophic regex or a huge builtin call holds the runtime's only JavaScript thread and every later
 // request hangs. This supervisor probes GET /health with a short deadline and, when the runtime stops answering,
 // kills wrangler and its workerd processes and starts them again. Executions that were running are left as
-// `running` rows; the history module's orphan sweep turns them into `aborted` once the runtime is back.
+// `running` rows; the history module's orphan sweep (triggered from here) turns them into `aborted` once
+// their own deadline has passed.
 //
 // Arguments are passed to `wrangler dev` unchanged: `npm run dev -- --port 8788 --ip 127.0.0.1`.
 // Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
@@ -147,8 +148,17 @@ async function stopChild(state) {
   killGroup(state, "SIGKILL");
 }
 
-/** Asks the service to settle executions the dead runtime left `running`; see worker/history/. */
-async function sweepOrphans() {
+/**
+ * The orphan sweep (worker/history/orphans.ts) marks a `running` row `aborted` only once its own deadline has
+ * passed, so a row the restart interrupted stays `running` for up to this long. Keep in sync with MAX_TIMEOUT_MS
+ * + PARENT_GRACE_MS (schemas/limits.ts) + ORPHAN_GRACE_MS (worker/history/orphans.ts).
+ */
+const ORPHAN_WINDOW_MS = 120_000 + 400 + 30_000;
+const SWEEP_INTERVAL_MS = 30_000;
+let sweepTimer;
+
+/** Runs the scheduled handler, whose first step is the orphan sweep; wrangler's endpoint needs no API key. */
+async function triggerSweep() {
   try {
     const response = await fetch(`${baseUrl}/cdn-cgi/local/scheduled`, { signal: AbortSignal.timeout(10_000) });
     await response.body?.cancel();
@@ -156,6 +166,18 @@ async function sweepOrphans() {
   } catch {
     return false;
   }
+}
+
+/** Sweeps now and then every SWEEP_INTERVAL_MS until every row the restart can have orphaned is past its deadline. */
+function sweepOrphansAfterRestart() {
+  clearInterval(sweepTimer);
+  const until = Date.now() + ORPHAN_WINDOW_MS + SWEEP_INTERVAL_MS;
+  void triggerSweep();
+  sweepTimer = setInterval(() => {
+    if (Date.now() > until) clearInterval(sweepTimer);
+    else if (!restarting && child?.ready) void triggerSweep();
+  }, SWEEP_INTERVAL_MS);
+  sweepTimer.unref();
 }
 
 let restarting = false;
@@ -189,11 +211,12 @@ async function tick() {
       const wasRestart = restarts.length > 0;
       if (wasRestart) {
         const seconds = ((Date.now() - restarts.at(-1)) / 1000).toFixed(1);
-        const swept = await sweepOrphans();
         say(
-          `runtime is back on ${baseUrl} (${seconds} s after the hang was detected).` +
-            (swept ? " Executions interrupted by the restart are recorded as aborted." : " The orphan sweep could not be triggered."),
+          `runtime is back on ${baseUrl} (${seconds} s after the hang was detected). Executions the restart ` +
+            "interrupted stay `running` until their own deadline (timeout + 30.4 s) and are then recorded as `aborted`; " +
+            "the supervisor runs the orphan sweep every 30 s for the next 3 minutes (GET /executions?status=aborted).",
         );
+        sweepOrphansAfterRestart();
       } else {
         say(`supervising ${baseUrl}: a runtime that stops answering GET /health for ~${(PROBE_MISSES * (PROBE_INTERVAL_MS + PROBE_DEADLINE_MS)) / 1000} s is restarted.`);
       }
@@ -232,6 +255,7 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   clearTimeout(probeTimer);
+  clearInterval(sweepTimer);
   if (child) await stopChild(child);
   process.exit(code);
 }
