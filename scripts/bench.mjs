@@ -11,7 +11,7 @@
 // (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 60), BENCH_WARMUP (default 15).
 // MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd, e.g. "--no-flush-liftoff-code" to compare.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,9 +35,12 @@ function positiveInt(name, fallback) {
 
 /**
  * A 50-line TypeScript program, typical of what callers send: interfaces, type aliases, generics, a class with
- * typed members, assertions. `seed` makes the source unique per request, so no cache can answer it.
+ * typed members, assertions. `seed` makes the source unique per request, so no cache can answer it. With
+ * `withEnum`, Currency is an enum: not erasable, so the service's esbuild tier transpiles it.
  */
-function typescriptProgram(seed) {
+function typescriptProgram(seed, { withEnum = false } = {}) {
+  const currencyType = withEnum ? `enum Currency { USD = "USD", EUR = "EUR" }` : `type Currency = "USD" | "EUR";`;
+  const euro = withEnum ? "Currency.EUR" : `"EUR" as Currency`;
   return `// order summary #${seed}
 interface LineItem {
   sku: string;
@@ -46,7 +49,7 @@ interface LineItem {
   tags?: readonly string[];
 }
 
-type Currency = "USD" | "EUR";
+${currencyType}
 
 interface Order<TItem extends LineItem = LineItem> {
   id: string;
@@ -83,7 +86,7 @@ const items: LineItem[] = [
   { sku: "pen", quantity: 3, unitPriceCents: 150, tags: ["office"] },
   { sku: "lamp", quantity: 1, unitPriceCents: 4_200 },
 ];
-const book = new OrderBook<LineItem>().add({ id: "A-" + seed, currency: "EUR" as Currency, items, discountPercent: 10 });
+const book = new OrderBook<LineItem>().add({ id: "A-" + seed, currency: ${euro}, items, discountPercent: 10 });
 const totals = book.totals("A-" + seed)!;
 return { totals, office: byTag(items, "office").length, seed };
 `;
@@ -91,6 +94,7 @@ return { totals, office: byTag(items, "office").length, seed };
 
 const JS_PROGRAM = "return 1 + 1";
 const REPEATED_TS_PROGRAM = typescriptProgram(0);
+const REPEATED_ENUM_PROGRAM = typescriptProgram(0, { withEnum: true });
 
 let uniqueSeed = 1;
 const WORKLOADS = [
@@ -98,6 +102,12 @@ const WORKLOADS = [
   { name: "js", target: "service", body: () => ({ code: JS_PROGRAM }) },
   { name: "ts-unique", target: "service", body: () => ({ code: typescriptProgram(uniqueSeed++), language: "typescript" }) },
   { name: "ts-repeat", target: "service", body: () => ({ code: REPEATED_TS_PROGRAM, language: "typescript" }) },
+  {
+    name: "ts-enum-unique",
+    target: "service",
+    body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }),
+  },
+  { name: "ts-enum-repeat", target: "service", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
 ];
 
 const started = [];
@@ -160,6 +170,8 @@ async function main() {
   console.log(ratio("js", "floor", 1.3));
   console.log(ratio("ts-unique", "js", 1.5));
   console.log(ratio("ts-repeat", "js", 1.5));
+  console.log(ratio("ts-enum-unique", "js", 1.5));
+  console.log(ratio("ts-enum-repeat", "js", 1.5));
 }
 
 async function timedRequest(url, body) {
@@ -200,9 +212,24 @@ const round = (ms) => Math.round(ms * 10) / 10;
 
 const randomPort = () => 18000 + Math.floor(Math.random() * 2000);
 
+/** The service records every execution in D1: its tables must exist, as in any real deployment. */
+const SERVICE_DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
+
+function applyMigrations(config, stateDir) {
+  for (const binding of SERVICE_DATABASES) {
+    const result = spawnSync(
+      WRANGLER,
+      ["d1", "migrations", "apply", binding, "--local", "--config", config, "--persist-to", stateDir],
+      { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } },
+    );
+    if (result.status !== 0) throw new Error(`migrating ${binding} failed:\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
 async function startWrangler(label, config, readyPath) {
   const port = randomPort();
   const stateDir = mkdtempSync(join(tmpdir(), `code-exec-bench-${label}-`));
+  if (label === "service") applyMigrations(config, stateDir);
   const child = spawn(
     WRANGLER,
     ["dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(randomPort()), "--log-level", "warn"],
