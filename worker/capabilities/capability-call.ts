@@ -42,7 +42,7 @@ export async function handleCall<TProps extends CapabilityProps, T>(
     if (!takeCall(props.executionId, spec.kind, spec.maxCalls, props.deadlineAt)) {
       throw new CapabilityFailure(
         "CALL_LIMIT_EXCEEDED",
-        `${spec.kind}() may be called at most ${spec.maxCalls} times per execution`,
+        `the limit is ${spec.maxCalls} calls per execution`,
       );
     }
     reply = { ok: true, value: await body(props, note) };
