@@ -50,7 +50,8 @@ export function initializeTranspiler(): Promise<void> {
   return ready;
 }
 
-async function transformWithEsbuild(source: string): Promise<TranspileOutcome> {
+/** The reference tier: also what the tests compare the fast path against. */
+export async function transformWithEsbuild(source: string): Promise<TranspileOutcome> {
   await initializeTranspiler();
   try {
     const out = await esbuild.transform(source, {

@@ -1,0 +1,100 @@
+import * as acorn from "acorn";
+import { describe, expect, it } from "vitest";
+import { stripTypes } from "../../worker/execution/strip-types";
+import { transformWithEsbuild, transpileTypeScript } from "../../worker/execution/transpile";
+import { execute } from "../helpers";
+
+/** The program's meaning without its formatting: positions, literal spelling and empty statements dropped. */
+function shape(code: string): unknown {
+  const ast = acorn.parse(code, { ecmaVersion: "latest", sourceType: "module", allowReturnOutsideFunction: true });
+  return JSON.parse(
+    JSON.stringify(ast, (key, value: unknown) => {
+      if (key === "start" || key === "end" || key === "raw") return undefined;
+      if (typeof value === "bigint") return `${value}n`;
+      if (Array.isArray(value)) return value.filter((item) => (item as { type?: string } | null)?.type !== "EmptyStatement");
+      return value;
+    }),
+  );
+}
+
+// Each uses only erasable syntax: the fast path must take it.
+const ERASABLE: [string, string][] = [
+  ["annotations, optional and rest parameters", "let n: number = 1;\nfunction f(a: string, b?: number, ...rest: boolean[]): string { return a + b + rest.length; }\nreturn f('x', n);"],
+  ["interfaces, type aliases, declare and overloads", "interface A { x: number }\ntype B = A | null;\ndeclare const host: unknown;\nfunction o(a: string): string;\nfunction o(a: number): number;\nfunction o(a: any) { return a; }\nconst b: B = { x: 1 };\nreturn o(b!.x);"],
+  ["generics on functions, arrows, classes, calls and new", "function id<T>(x: T): T { return x; }\nconst pair = <A, B>(a: A, b: B): [A, B] => [a, b];\nclass Box<T> { constructor(readonly_: T) {} }\nconst m = new Map<string, number>();\nreturn [id<number>(1), pair<string, number>('a', 2), new Box<string>('s'), m.size];"],
+  ["as, satisfies, non-null, angle assertions and as const", "const a = { k: 1 } as const;\nconst b = (a as any).k satisfies number;\nconst c = <number>b;\nconst d = [1, 2].find((x) => x > 1)!;\nreturn a.k + b + c + d;"],
+  ["class modifiers, fields and members", "abstract class Base { abstract area(): number; abstract readonly sides: number; describe(): string { return `${this.area()}`; } }\ninterface Named { name: string }\nclass Sq extends Base implements Named {\n  private readonly size: number = 2;\n  public name: string = 'sq';\n  protected static count?: number;\n  declare tag: string;\n  sides!: number;\n  [key: string]: unknown;\n  override area(): number { return this.size ** 2; }\n  optional?(): void;\n  get label(): string { return this.name; }\n}\nreturn new Sq().describe();"],
+  ["type-only statements inside blocks and functions", "function f(): number {\n  type Local = { v: number };\n  interface Also { w: string }\n  const l: Local = { v: 3 };\n  return l.v;\n}\nif (f() > 1) { type Never = never; }\nreturn f();"],
+  ["comments and strings that look like types", "const s: string = 'x: number'; // y: string\n/* as any */ const t = `a as ${s}` as string;\nreturn s + t;"],
+];
+
+// Each needs more than erasure (or is not valid TypeScript): the fast path must leave it to esbuild.
+const NOT_ERASABLE: [string, string][] = [
+  ["an enum", "enum Color { Red, Green }\nreturn Color.Green;"],
+  ["a value namespace", "namespace N { export const x = 1; }\nreturn N.x;"],
+  ["a parameter property", "class P { constructor(public q: number) {} }\nreturn new P(1).q;"],
+  ["a decorator", "function d(v: unknown, c: unknown) {}\n@d class Q {}\nreturn 1;"],
+  ["a this parameter", "function t(this: { v: number }) { return this.v; }\nreturn t.call({ v: 1 });"],
+  ["an import", "import { X } from 'y';\nreturn 1;"],
+  ["a blanked statement that would join two lines", "let x = 1\ninterface Foo {}\n(() => { x = 2 })()\nreturn x"],
+  ["an assertion that would join two lines", "let y = 1 as number\n(() => {})()\nreturn y"],
+  ["an arrow return type split over lines", "const h = (a: number):\n  string => 'a' + a;\nreturn h(1);"],
+  ["a syntax error", "let x: number = ;"],
+];
+
+describe("the TypeScript fast path (stripTypes)", () => {
+  it.each(ERASABLE)("produces the same program as esbuild for %s", async (_name, source) => {
+    const stripped = stripTypes(source);
+    expect(stripped).toBeDefined();
+    const reference = await transformWithEsbuild(source);
+    if (!reference.ok) throw new Error(`esbuild rejected the case: ${JSON.stringify(reference.issues)}`);
+    expect(shape(stripped!.code)).toEqual(shape(reference.code));
+  });
+
+  it.each(ERASABLE)("keeps every line and column of %s where the caller wrote it", (_name, source) => {
+    const stripped = stripTypes(source)!;
+    expect(stripped.code.split("\n").map((line) => line.length)).toEqual(source.split("\n").map((line) => line.length));
+  });
+
+  it.each(NOT_ERASABLE)("leaves %s to esbuild", (_name, source) => {
+    expect(stripTypes(source)).toBeUndefined();
+  });
+});
+
+describe("transpileTypeScript", () => {
+  it("runs what only esbuild can transpile, with TypeScript's meaning", async () => {
+    const cases: [string, unknown][] = [
+      ["enum Color { Red, Green }\nreturn Color.Green;", 1],
+      ["namespace N { export const x = 41; }\nreturn N.x + 1;", 42],
+      ["class P { constructor(public q: number) {} }\nreturn new P(7).q;", 7],
+      // Blanking would have made these `1(() => ...)()`: a TypeError instead of two statements.
+      ["let x = 1\ninterface Foo {}\n(() => { x = 2 })()\nreturn x", 2],
+      ["let y = 1 as number\n(() => {})()\nreturn y", 1],
+    ];
+    for (const [code, expected] of cases) {
+      const result = await execute({ code, language: "typescript" });
+      expect(result, code).toMatchObject({ success: true, result: expected });
+    }
+  });
+
+  it("answers a repeated esbuild-tier program from its cache", async () => {
+    const source = "enum Size { S = 1, M = 2 }\nreturn Size.M;";
+    const first = await transpileTypeScript(source);
+    expect(first.ok).toBe(true);
+    expect(await transpileTypeScript(source)).toBe(first);
+  });
+
+  it("maps a runtime error on the fast path to the TypeScript position", async () => {
+    const code = "interface T { a: number }\nconst t: T = { a: 1 };\nfunction f(x: T): never {\n  throw new RangeError('bad ' + x.a);\n}\nf(t);";
+    expect(stripTypes(code)).toBeDefined();
+    const result = await execute({ code, language: "typescript" });
+    expect(result.error).toMatchObject({ code: "RUNTIME_ERROR", name: "RangeError", message: "bad 1", line: 4, column: 9 });
+  });
+
+  it("points a banned construct found after the fast path at the TypeScript source", async () => {
+    const code = "type A = string;\nconst a: A = 'x';\nconst p: any = process;";
+    expect(stripTypes(code)).toBeDefined();
+    const result = await execute({ code, language: "typescript" });
+    expect(result.error).toMatchObject({ code: "POLICY_VIOLATION", line: 3, column: 16 });
+  });
+});
