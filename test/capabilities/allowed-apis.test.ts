@@ -62,6 +62,17 @@ describe("config.allowedAPIs", () => {
     ]);
   });
 
+  it("keeps logs made before a capability call that outlives the timeout", async () => {
+    const startedAt = Date.now();
+    const result = await execute({
+      code: "console.log('before'); await api('https://api.example.com/slow?ms=5000'); console.log('never')",
+      config: { allowedDomains: ["api.example.com"], timeout: 500 },
+    });
+    expect(result.status).toBe("timeout");
+    expect(result.logs.map((l) => l.message)).toEqual(["before"]);
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+  });
+
   it("hands the sandbox no bindings: only the wrapper globals", async () => {
     const result = await execute({
       code: "return [typeof env, typeof API, typeof DB, typeof AI, typeof globalThis.env, typeof api, typeof db, typeof ai]",

@@ -223,6 +223,7 @@ async function readCapped(response: Response, url: URL, signal: AbortSignal): Pr
     if (signal.aborted) fail();
     else signal.addEventListener("abort", fail, { once: true });
   });
+  // Observed only through the race below; without this, a deadline after a successful read is an unhandled rejection.
   aborted.catch(() => {});
   const chunks: Uint8Array[] = [];
   let total = 0;

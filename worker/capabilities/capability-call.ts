@@ -72,9 +72,17 @@ function describeFailure(kind: string, error: unknown): { code: CapabilityErrorC
   return { code: "INTERNAL_ERROR", message: `${kind}(): internal error` };
 }
 
-/** Milliseconds left before the deadline, capped; fails the call when none are left. */
+/**
+ * How long a call already under way may outlast the execution's deadline. The sandbox's own timer starts a few
+ * ms after the parent fixed the deadline; without this grace a call cut off at the deadline would fail the run
+ * with the capability's TIMEOUT error a moment before the run's timeout could report it as a timeout (with its
+ * logs). It stays well inside PARENT_GRACE_MS, after which the parent stops waiting for the sandbox.
+ */
+const DEADLINE_GRACE_MS = 150;
+
+/** Milliseconds a call may still take: to the deadline (plus the grace), capped; fails when none are left. */
 export function remainingMs(deadlineAt: number, capMs: number): number {
-  const left = deadlineAt - Date.now();
+  const left = deadlineAt + DEADLINE_GRACE_MS - Date.now();
   if (left <= 0) throw new CapabilityFailure("TIMEOUT", "the execution's time is up");
   return Math.min(left, capMs);
 }
