@@ -1,7 +1,8 @@
 import { CAPABILITIES, LANGUAGES } from "../schemas/execute";
 import * as limits from "../schemas/limits";
-import { EXECUTION_ERROR_CODES } from "../schemas/result";
-import { ErrorCode } from "./errors";
+import { EXECUTION_ERROR_CODES, type ExecutionErrorCode } from "../schemas/result";
+import { ErrorCode, HTTP_STATUS } from "./errors";
+import { OPERATIONS } from "./http/openapi";
 import * as capabilityLimits from "./capabilities/limits";
 import { CAPABILITY_ERROR_CODES } from "./capabilities/reply";
 
@@ -10,13 +11,8 @@ export function runtimeDocs() {
   return {
     summary:
       "Runs JavaScript and TypeScript in a fresh, network-less V8 isolate per execution. The code is the body of an async function: use `return` for the result and `await` freely.",
-    endpoints: [
-      { method: "POST", path: "/execute", body: "{ code, language?, context?, config?: { timeout?, allowedAPIs?, allowedDomains? } }" },
-      { method: "POST", path: "/validate", body: "{ code, language? } -> { valid, errors: [{ code, message, line?, column? }] }" },
-      { method: "GET", path: "/languages" },
-      { method: "GET", path: "/docs" },
-      { method: "GET", path: "/health" },
-    ],
+    // The route table the OpenAPI document is built from (schemas: GET /openapi.json).
+    endpoints: OPERATIONS.map((op) => ({ method: op.method.toUpperCase(), path: op.path, summary: op.summary, public: op.public ?? false })),
     languages: LANGUAGES,
     runtimeApis: [
       {
@@ -85,4 +81,130 @@ export function runtimeDocs() {
     },
     rpc: "Bind this Worker as a service and call env.CODE_EXEC.executeCode(code, language, context, config): same result as POST /execute.",
   };
+}
+
+/** What each execution error code means to the caller; the compiler checks every code is described. */
+const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
+  SYNTAX_ERROR: "The code does not parse (or TypeScript does not transpile). Nothing ran; status is rejected.",
+  POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Nothing ran; status is rejected.",
+  RUNTIME_ERROR: "The code threw or rejected. line and column point at your source (TypeScript too).",
+  TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
+  CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
+  SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+};
+
+const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}
+header{display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap;border-bottom:1px solid #d0d7de;padding:1rem 0;margin-bottom:1rem}
+header h1{margin:0;font-size:1.4rem}nav a{margin-right:.8rem}
+nav.toc{columns:3;font-size:.9rem;margin:1rem 0 2rem}nav.toc a{display:block}
+h2{border-bottom:1px solid #eaeef2;padding-bottom:.25rem;margin-top:2.2rem}h3{margin:1.4rem 0 .3rem}h3 code{font-size:1rem}
+code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+:not(pre)>code{background:#eff1f3;padding:.08rem .3rem;border-radius:4px}
+pre{background:#f6f8fa;border:1px solid #eaeef2;border-radius:6px;padding:.7rem .9rem;overflow:auto}
+table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;vertical-align:top;padding:.35rem .6rem;border-bottom:1px solid #eaeef2}
+th{background:#f6f8fa}.method{font-weight:600;font-family:ui-monospace,Menlo,monospace}.muted{color:#656d76}`;
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Interpolations are escaped unless they are already-rendered fragments (arrays of them are joined). */
+class Html {
+  constructor(readonly text: string) {}
+}
+function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  const render = (value: unknown): string =>
+    value instanceof Html ? value.text : Array.isArray(value) ? value.map(render).join("") : escapeHtml(String(value ?? ""));
+  return new Html(strings.reduce((out, part, i) => out + part + (i < values.length ? render(values[i]) : ""), ""));
+}
+
+const formatNumber = (n: number) => n.toLocaleString("en-US");
+
+/** GET /docs for browsers: the same facts as the JSON form, laid out to read. */
+export function renderDocsHtml(docs: ReturnType<typeof runtimeDocs>, origin: string): string {
+  const curl = (body: unknown) =>
+    `curl -s ${origin}/execute -H 'content-type: application/json' \\\n  -d '${JSON.stringify(body).replace(/'/g, "'\\''")}'`;
+  const sections: [id: string, title: string, body: Html][] = [
+    [
+      "quick-start",
+      "Quick start",
+      html`<p>${docs.summary}</p>
+<pre>${curl({ code: "return Math.sqrt(16) * 2" })}
+# {"executionId":"…","success":true,"result":8,"logs":[],"status":"success","language":"javascript","durationMs":12}
+
+${curl({ code: "return `Hello ${context.name}!`", context: { name: "World" } })}
+
+${curl({ language: "typescript", code: "interface User { name: string; age: number }\nconst user: User = { name: 'John', age: 30 };\nreturn user.name;" })}</pre>
+<p>Failures of the code (syntax, runtime, timeout, policy) are a <code>200</code> with <code>success: false</code> and an <code>error</code>; only a bad request is a 4xx. Try it in the <a href="/">playground</a>.</p>`,
+    ],
+    [
+      "endpoints",
+      "HTTP endpoints",
+      html`<table><tr><th>Method</th><th>Path</th><th>What</th><th>Auth</th></tr>${docs.endpoints.map(
+        (e) => html`<tr><td class="method">${e.method}</td><td><code>${e.path}</code></td><td>${e.summary}</td><td>${e.public ? "public" : "key, when configured"}</td></tr>`,
+      )}</table>
+<p>Request and response schemas: <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1, generated from the schemas the service validates with). When the deployment configures API keys, send <code>Authorization: Bearer &lt;key&gt;</code>; each key sees only its own executions.</p>`,
+    ],
+    [
+      "runtime",
+      "Runtime APIs inside the sandbox",
+      html`<p>The code is the body of an <code>async</code> function: <code>return</code> the result, <code>await</code> anything. There is no <code>fetch</code>, no bindings and no network except through <code>api()</code>.</p>
+${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${api.description}</p><pre>${api.example}</pre>`)}`,
+    ],
+    [
+      "config",
+      "Configuration (request <code>config</code>)",
+      html`<table><tr><th>Field</th><th>Default</th><th>Rule</th></tr>
+<tr><td><code>timeout</code></td><td>${formatNumber(docs.config.timeout.default)} ms</td><td>${formatNumber(docs.config.timeout.min)}–${formatNumber(docs.config.timeout.max)} ms, whole milliseconds; wall clock for the whole execution</td></tr>
+<tr><td><code>allowedAPIs</code></td><td><code>${JSON.stringify(docs.config.allowedAPIs.default)}</code></td><td>Runtime APIs the code may use; the others are absent from the sandbox and throw CAPABILITY_DENIED</td></tr>
+<tr><td><code>allowedDomains</code></td><td><code>[]</code></td><td>${docs.config.allowedDomains.note}</td></tr></table>
+<p>Languages: ${docs.languages.map((l, i) => html`${i ? ", " : ""}<code>${l}</code>`)} (<code>language</code>, default <code>javascript</code>). TypeScript types are erased, not checked.</p>`,
+    ],
+    [
+      "limits",
+      "Limits",
+      html`<table><tr><th>Limit</th><th>Value</th></tr>${Object.entries(docs.limits).map(
+        ([name, value]) => html`<tr><td><code>${name}</code></td><td>${formatNumber(value)}${/Bytes$/.test(name) ? " bytes" : /Chars$/.test(name) ? " characters" : ""}</td></tr>`,
+      )}</table>`,
+    ],
+    [
+      "result",
+      "The result",
+      html`<pre>${docs.result.shape}</pre><p><code>status</code> is one of ${docs.result.statuses.map((s, i) => html`${i ? ", " : ""}<code>${s}</code>`)}.</p>
+<table>${Object.entries(docs.result.encoding).map(([k, text]) => html`<tr><td><code>${k}</code></td><td>${text}</td></tr>`)}</table>`,
+    ],
+    [
+      "errors",
+      "Error codes",
+      html`<h3>Execution errors (in the result, HTTP 200)</h3><table><tr><th>Code</th><th>Meaning</th></tr>${docs.errorCodes.execution.map(
+        (code) => html`<tr><td><code>${code}</code></td><td>${EXECUTION_ERROR_MEANINGS[code]}</td></tr>`,
+      )}</table>
+<h3>Request errors (<code>{ error: { code, message, issues? } }</code>)</h3><table><tr><th>Code</th><th>HTTP</th></tr>${docs.errorCodes.request.map(
+        (code) => html`<tr><td><code>${code}</code></td><td>${HTTP_STATUS[code]}</td></tr>`,
+      )}</table>
+<h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
+    ],
+    [
+      "rpc",
+      "Calling from another Worker (RPC)",
+      html`<p>${docs.rpc}</p>
+<pre>// wrangler.jsonc of the calling Worker
+"services": [{ "binding": "CODE_EXEC", "service": "code-exec", "entrypoint": "CodeExecutor" }]
+
+// its code: fully typed with the types this package exports
+import type { CodeExecBinding } from "code-exec";
+interface Env { CODE_EXEC: CodeExecBinding }
+
+const result = await env.CODE_EXEC.executeCode("return Math.sqrt(16) * 2");
+// result.result === 8; also getExecution(id) and listExecutions({ limit, offset, status, language })</pre>
+<p>Request-level errors are thrown as <code>Error</code>s whose message starts with the error code, e.g. <code>VALIDATION_ERROR: …</code>.</p>`,
+    ],
+  ];
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>code-exec docs</title><link rel="icon" href="data:,"><style>${CSS}</style></head><body>
+<header><h1>code-exec</h1><nav><a href="/">Playground</a><a href="/openapi.json">OpenAPI</a><a href="/docs" type="application/json" title="Request with Accept: application/json">JSON</a></nav></header>
+<nav class="toc">${sections.map(([id, title]) => `<a href="#${id}">${title}</a>`).join("")}</nav>
+${sections.map(([id, title, body]) => `<section id="${id}"><h2>${title}</h2>${body.text}</section>`).join("\n")}
+<p class="muted">This page is generated from the constants and schemas the service enforces. Machine-readable: <code>curl -H 'accept: application/json' ${escapeHtml(origin)}/docs</code>.</p>
+</body></html>`;
 }

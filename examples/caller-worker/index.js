@@ -1,15 +1,28 @@
-// An example Worker that calls code-exec over a service binding (see its wrangler.jsonc). The tests use it as
-// the most honest RPC client: a separate Worker calling through a real binding.
+// An example Worker that calls code-exec over a service binding (wrangler.jsonc next to this file). The tests use
+// it as the most honest RPC client: a separate Worker calling through a real binding. Type-checked against the
+// types code-exec exports (package.json "exports" -> worker/client.ts), so the calls below are fully typed.
+
+/** @typedef {{ CODE_EXEC: import("code-exec").CodeExecBinding }} Env */
+
 export default {
   /**
-   * POST a JSON body { method, args } to call env.CODE_EXEC[method](...args) and get its result as JSON.
+   * GET /hello runs the README's example; POST { method, args } calls env.CODE_EXEC[method](...args) (the tests'
+   * generic client) and answers its result, or the error's name and message, as JSON.
    * @param {Request} request
-   * @param {{ CODE_EXEC: Record<string, (...args: unknown[]) => Promise<unknown>> }} env
+   * @param {Env} env
    */
   async fetch(request, env) {
+    if (request.method === "GET" && new URL(request.url).pathname === "/hello") {
+      const result = await env.CODE_EXEC.executeCode("return `Hello ${context.name}!`", "javascript", { name: "World" });
+      const recent = await env.CODE_EXEC.listExecutions({ limit: 1 });
+      return Response.json({ greeting: result.success ? result.result : result.error?.message, status: result.status, total: recent.total });
+    }
     const { method, args } = /** @type {{ method: string, args: unknown[] }} */ (await request.json());
+    const binding = /** @type {Record<string, (...args: unknown[]) => Promise<unknown>>} */ (/** @type {unknown} */ (env.CODE_EXEC));
     try {
-      const result = await env.CODE_EXEC[method](...args);
+      const call = binding[method];
+      if (typeof call !== "function") throw new TypeError(`CODE_EXEC has no method ${method}`);
+      const result = await Reflect.apply(call, binding, args);
       return Response.json({ ok: true, result });
     } catch (error) {
       const e = /** @type {Error} */ (error);

@@ -1,5 +1,5 @@
 import { LANGUAGES } from "../../schemas/execute";
-import { runtimeDocs } from "../docs";
+import { renderDocsHtml, runtimeDocs } from "../docs";
 
 export function handleHealth(): Response {
   return Response.json({ status: "ok", service: "code-exec", time: new Date().toISOString() });
@@ -29,27 +29,8 @@ export function handleDocs(request: Request): Response {
   const docs = runtimeDocs();
   const accept = request.headers.get("accept") ?? "";
   if (/text\/html/i.test(accept)) {
-    return new Response(renderDocsHtml(docs), { headers: { "content-type": "text/html; charset=utf-8" } });
+    const page = renderDocsHtml(docs, new URL(request.url).origin);
+    return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'" } });
   }
   return Response.json(docs);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function renderDocsHtml(docs: ReturnType<typeof runtimeDocs>): string {
-  const apis = docs.runtimeApis
-    .map(
-      (api) =>
-        `<section><h3><code>${escapeHtml(api.signature)}</code></h3><p>${escapeHtml(api.description)}</p><pre>${escapeHtml(api.example)}</pre></section>`,
-    )
-    .join("");
-  const limits = Object.entries(docs.limits)
-    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`)
-    .join("");
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>code-exec docs</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f5;padding:.75rem;overflow:auto}td{padding:.2rem .8rem;border-bottom:1px solid #ddd}</style>
-</head><body><h1>code-exec</h1><p>${escapeHtml(docs.summary)}</p><h2>Runtime APIs</h2>${apis}<h2>Limits</h2><table>${limits}</table>
-<h2>JSON</h2><p>Request this page with <code>Accept: application/json</code> for the machine-readable form.</p></body></html>`;
 }
