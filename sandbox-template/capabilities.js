@@ -28,6 +28,21 @@ function unwrap(reply) {
   throw new CapabilityError("SANDBOX_ERROR", "capability returned a malformed reply");
 }
 
+/**
+ * URL and Headers objects cannot cross RPC; turning them into a string and a plain object here lets user code
+ * pass what fetch() would accept. Only the shape changes: the parent validates whatever arrives.
+ * @param {unknown} url
+ * @param {unknown} options
+ * @returns {[unknown, unknown]}
+ */
+function apiArguments(url, options) {
+  const href = url instanceof URL ? url.href : url;
+  if (!options || typeof options !== "object") return [href, options];
+  const { headers } = /** @type {{ headers?: unknown }} */ (options);
+  if (!(headers instanceof Headers)) return [href, options];
+  return [href, { ...options, headers: Object.fromEntries(headers) }];
+}
+
 /** @param {string} name */
 function denied(name) {
   return async () => {
@@ -46,7 +61,7 @@ export function installCapabilities(env) {
   const globals = {
     ai: ai ? async (/** @type {unknown} */ model, /** @type {unknown} */ input) => unwrap(await ai.run(model, input)) : denied("ai"),
     api: api
-      ? async (/** @type {unknown} */ url, /** @type {unknown} */ options) => unwrap(await api.request(url, options))
+      ? async (/** @type {unknown} */ url, /** @type {unknown} */ options) => unwrap(await api.request(...apiArguments(url, options)))
       : denied("api"),
     db: db ? async (/** @type {unknown} */ query) => unwrap(await db.query(query)) : denied("db"),
     CapabilityError,

@@ -75,6 +75,11 @@ describe("api()", () => {
     expect(value.body.headers["cf-connecting-ip"]).not.toBe("1.2.3.4");
   });
 
+  it("accepts URL and Headers objects as fetch() would", async () => {
+    const result = await run("const r = await api(new URL('https://api.example.com/echo'), { headers: new Headers({ 'X-From': 'headers' }) }); return r.body.headers['x-from']");
+    expect(result.result).toBe("headers");
+  });
+
   it("returns text bodies as text", async () => {
     const result = await run("return (await api('https://api.example.com/text')).body");
     expect(result.result).toBe("plain hello");
