@@ -31,8 +31,11 @@ export const ExecutionSummarySchema = v.object({
   caller: CallerSchema,
   codeSha256: v.string(),
   errorCode: v.nullable(v.string()),
+  /** When the request reached the pipeline. */
   createdAt: isoTime,
+  /** When the sandbox was about to start (after validation and transpiling). */
   startedAt: isoTime,
+  /** When the outcome was recorded; null while running and for aborted rows. */
   finishedAt: v.nullable(isoTime),
   durationMs: v.nullable(v.number()),
 });
