@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { sweepOrphans } from "./orphans";
 
 export const DEFAULT_RETENTION_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -52,4 +53,13 @@ async function deleteInBatches(statement: D1PreparedStatement): Promise<number> 
     total += meta.changes;
     if (meta.changes < PURGE_BATCH_ROWS) return total;
   }
+}
+
+/** The daily cron: orphans first (so nothing old is left `running`), then everything past retention. */
+export async function runRetention(env: Env, nowMs: number): Promise<PurgeOutcome & { aborted: number }> {
+  const days = retentionDays(env.RETENTION_DAYS);
+  const aborted = await sweepOrphans(env.EXECUTIONS_DB, nowMs);
+  const purged = await purgeExpired(env.EXECUTIONS_DB, days, nowMs);
+  console.log("history: retention", { days, aborted, ...purged });
+  return { ...purged, aborted };
 }
