@@ -266,6 +266,13 @@ async function playgroundAndHistory(context, origin) {
     }
   });
 
+  await step("GET /docs renders for a browser, linked from the page", async () => {
+    await page.click("header a[href='/docs']");
+    await page.waitForSelector("#runtime h3");
+    assert.match(await page.textContent("#errors"), /RUNTIME_ERROR/);
+    await page.screenshot({ path: path.join(RESULTS_DIR, "docs.png"), fullPage: false });
+  });
+
   await step("the page raised no errors in the browser", async () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -120,6 +120,9 @@ function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
 
 const formatNumber = (n: number) => n.toLocaleString("en-US");
 
+/** Prose from runtimeDocs() marks code with backticks, as the JSON form reads best that way. */
+const prose = (text: string) => new Html(escapeHtml(text).replace(/`([^`]+)`/g, "<code>$1</code>"));
+
 /** GET /docs for browsers: the same facts as the JSON form, laid out to read. */
 export function renderDocsHtml(docs: ReturnType<typeof runtimeDocs>, origin: string): string {
   const curl = (body: unknown) =>
@@ -128,7 +131,7 @@ export function renderDocsHtml(docs: ReturnType<typeof runtimeDocs>, origin: str
     [
       "quick-start",
       "Quick start",
-      html`<p>${docs.summary}</p>
+      html`<p>${prose(docs.summary)}</p>
 <pre>${curl({ code: "return Math.sqrt(16) * 2" })}
 # {"executionId":"…","success":true,"result":8,"logs":[],"status":"success","language":"javascript","durationMs":12}
 
@@ -149,7 +152,7 @@ ${curl({ language: "typescript", code: "interface User { name: string; age: numb
       "runtime",
       "Runtime APIs inside the sandbox",
       html`<p>The code is the body of an <code>async</code> function: <code>return</code> the result, <code>await</code> anything. There is no <code>fetch</code>, no bindings and no network except through <code>api()</code>.</p>
-${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${api.description}</p><pre>${api.example}</pre>`)}`,
+${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${prose(api.description)}</p><pre>${api.example}</pre>`)}`,
     ],
     [
       "config",
@@ -157,7 +160,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       html`<table><tr><th>Field</th><th>Default</th><th>Rule</th></tr>
 <tr><td><code>timeout</code></td><td>${formatNumber(docs.config.timeout.default)} ms</td><td>${formatNumber(docs.config.timeout.min)}–${formatNumber(docs.config.timeout.max)} ms, whole milliseconds; wall clock for the whole execution</td></tr>
 <tr><td><code>allowedAPIs</code></td><td><code>${JSON.stringify(docs.config.allowedAPIs.default)}</code></td><td>Runtime APIs the code may use; the others are absent from the sandbox and throw CAPABILITY_DENIED</td></tr>
-<tr><td><code>allowedDomains</code></td><td><code>[]</code></td><td>${docs.config.allowedDomains.note}</td></tr></table>
+<tr><td><code>allowedDomains</code></td><td><code>[]</code></td><td>${prose(docs.config.allowedDomains.note)}</td></tr></table>
 <p>Languages: ${docs.languages.map((l, i) => html`${i ? ", " : ""}<code>${l}</code>`)} (<code>language</code>, default <code>javascript</code>). TypeScript types are erased, not checked.</p>`,
     ],
     [
@@ -171,7 +174,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       "result",
       "The result",
       html`<pre>${docs.result.shape}</pre><p><code>status</code> is one of ${docs.result.statuses.map((s, i) => html`${i ? ", " : ""}<code>${s}</code>`)}.</p>
-<table>${Object.entries(docs.result.encoding).map(([k, text]) => html`<tr><td><code>${k}</code></td><td>${text}</td></tr>`)}</table>`,
+<table>${Object.entries(docs.result.encoding).map(([k, text]) => html`<tr><td><code>${k}</code></td><td>${prose(text)}</td></tr>`)}</table>`,
     ],
     [
       "errors",
@@ -187,7 +190,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
     [
       "rpc",
       "Calling from another Worker (RPC)",
-      html`<p>${docs.rpc}</p>
+      html`<p>${prose(docs.rpc)}</p>
 <pre>// wrangler.jsonc of the calling Worker
 "services": [{ "binding": "CODE_EXEC", "service": "code-exec", "entrypoint": "CodeExecutor" }]
 

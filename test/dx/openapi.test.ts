@@ -2,6 +2,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { exports } from "cloudflare:workers";
 import openApi31Schema from "@seriousme/openapi-schema-validator/schemas/v3.1/schema.json";
 import { describe, expect, it, vi } from "vitest";
+import { MAX_LIST_LIMIT } from "../../schemas/history";
 import { router } from "../../worker/http/router";
 import { BASE } from "../helpers";
 
@@ -64,6 +65,8 @@ describe("GET /openapi.json", () => {
     expect(request.properties.config.properties.timeout).toMatchObject({ type: "integer", minimum: 100, maximum: 120_000, default: 30_000 });
     expect(request.properties.language.enum).toEqual(["javascript", "typescript"]);
     expect(document.components.schemas.ExecutionResult.properties.status.enum).toContain("timeout");
+    const list = (document as unknown as { paths: Record<string, any> }).paths["/executions"].get;
+    expect(list.parameters.find((p: { name: string }) => p.name === "limit").schema).toMatchObject({ type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT });
   });
 
   it("names the server it was fetched from", async () => {

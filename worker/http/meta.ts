@@ -30,7 +30,7 @@ export function handleDocs(request: Request): Response {
   const accept = request.headers.get("accept") ?? "";
   if (/text\/html/i.test(accept)) {
     const page = renderDocsHtml(docs, new URL(request.url).origin);
-    return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'" } });
+    return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:" } });
   }
   return Response.json(docs);
 }

@@ -1,7 +1,7 @@
-import { toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
+import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { ExecuteRequestSchema, LANGUAGES, ValidateRequestSchema } from "../../schemas/execute";
-import { DEFAULT_LIST_LIMIT, ExecutionRecordSchema, HISTORY_STATUSES, ListExecutionsResponseSchema, MAX_LIST_LIMIT } from "../../schemas/history";
+import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "../errors";
 
@@ -63,6 +63,8 @@ interface Operation {
   ok: SchemaName | { mediaType: string; description: string };
   errors?: ErrorCode[];
   parameters?: Record<string, unknown>[];
+  /** Query parameters, from the object schema the handler's parameters must satisfy (as numbers, not strings). */
+  query?: v.GenericSchema;
   /** Public even when API keys are configured. */
   public?: boolean;
 }
@@ -117,12 +119,7 @@ export const OPERATIONS: Operation[] = [
       "With API keys configured, only the calling key's executions; without, everyone's. Unknown, repeated or malformed parameters are a 400, never ignored. Over RPC: `listExecutions({ limit, offset, status, language })`.",
     ok: "ListExecutionsResponse",
     errors: ["VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "UNAUTHORIZED"],
-    parameters: [
-      { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
-      { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
-      { name: "status", in: "query", schema: { type: "string", enum: [...HISTORY_STATUSES] } },
-      { name: "language", in: "query", schema: { type: "string", enum: [...LANGUAGES] } },
-    ],
+    query: ListExecutionsOptionsSchema,
   },
   {
     method: "get",
@@ -188,7 +185,13 @@ function jsonContent(name: SchemaName) {
   return { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } };
 }
 
+function queryParameters(schema: v.GenericSchema): Record<string, unknown>[] {
+  const { properties = {}, required = [] } = toJsonSchema(schema, conversion("input")) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(properties).map(([name, property]) => ({ name, in: "query", required: required.includes(name), schema: property }));
+}
+
 function operationObject(op: Operation) {
+  const parameters = [...(op.parameters ?? []), ...(op.query ? queryParameters(op.query) : [])];
   const responses: Record<string, unknown> = {
     "200":
       typeof op.ok === "string"
@@ -206,7 +209,7 @@ function operationObject(op: Operation) {
     tags: op.tags,
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
-    ...(op.parameters ? { parameters: op.parameters } : {}),
+    ...(parameters.length ? { parameters } : {}),
     ...(op.public ? { security: [] } : {}),
     ...(op.requestBody
       ? {
