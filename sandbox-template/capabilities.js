@@ -1,6 +1,7 @@
 // @ts-check
 // The runtime APIs user code sees as globals: ai(), api(), db(). Each is a thin wrapper over a capability stub
-// in this isolate's env (AI, API, DB), created by the parent per execution with its policy in props.
+// in this isolate's env (AI, API, DB: keep in sync with worker/capabilities/child-env.ts), created by the parent
+// per execution with its policy in props.
 //
 // Protocol (keep in sync with worker/capabilities/reply.ts): every stub method resolves to
 //   { ok: true, value } | { ok: false, error: { code, message } }

@@ -1,4 +1,4 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { listCapabilityCalls } from "../../worker/history/capability-calls";
 import { fetchAllowed } from "../../worker/capabilities/api";
@@ -162,6 +162,11 @@ describe("api()", () => {
     expect(failure).toBeInstanceOf(CapabilityFailure);
     expect((failure as CapabilityFailure).code).toBe("TIMEOUT");
     expect(Date.now() - startedAt).toBeLessThan(2_000);
+  });
+
+  it("refuses everything on a stub made without a policy", async () => {
+    const reply = await exports.ApiCapability.request("https://api.example.com/text", {});
+    expect(reply).toEqual({ ok: false, error: { code: "INTERNAL_ERROR", message: "api(): this capability has no policy" } });
   });
 
   it("records each call in the audit trail without query strings or secrets", async () => {

@@ -35,6 +35,10 @@ export async function handleCall<TProps extends CapabilityProps, T>(
 ): Promise<Reply<T>> {
   const startedAt = Date.now();
   const props = spec.ctx.props;
+  // Only buildChildEnv creates these stubs, always with props; a stub made any other way gets nothing.
+  if (typeof props?.executionId !== "string" || typeof props.deadlineAt !== "number") {
+    return { ok: false, error: { code: "INTERNAL_ERROR", message: `${spec.kind}(): this capability has no policy` } };
+  }
   const note: CallNote = { target: "", requestBytes: 0, responseBytes: 0 };
   let reply: Reply<T>;
   try {
