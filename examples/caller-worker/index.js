@@ -17,6 +17,7 @@ export default {
       const recent = await env.CODE_EXEC.listExecutions({ limit: 1 });
       return Response.json({ greeting: result.success ? result.result : result.error?.message, status: result.status, total: recent.total });
     }
+    if (request.method !== "POST") return new Response("GET /hello, or POST a JSON body { method, args }\n", { status: 404 });
     const { method, args } = /** @type {{ method: string, args: unknown[] }} */ (await request.json());
     const binding = /** @type {Record<string, (...args: unknown[]) => Promise<unknown>>} */ (/** @type {unknown} */ (env.CODE_EXEC));
     try {
