@@ -279,6 +279,23 @@ async function playgroundAndHistory(context, origin) {
   await page.close();
 }
 
+async function historyMissing(context, origin) {
+  const page = await context.newPage();
+  await step("says so plainly when the history API answers 404 (a deployment without it)", async () => {
+    // The only stand-in in this script: the service always has history, so the 404 is made at the network edge.
+    await page.route("**/executions?*", (route) => route.fulfill({ status: 404, contentType: "application/json", body: '{"error":{"code":"NOT_FOUND","message":"No route"}}' }));
+    await page.goto(`${origin}/`);
+    await page.click("#tab-history");
+    await page.waitForSelector("#history-notice:not([hidden])");
+    assert.match(await page.textContent("#history-notice"), /History is not available on this deployment/);
+    assert.equal(await page.isHidden("#history-body"), true);
+    await page.click("#tab-playground");
+    await page.click("#run");
+    await page.waitForFunction(() => document.querySelector("#status")?.textContent === "success");
+  });
+  await page.close();
+}
+
 async function withApiKeys(context, origin) {
   const page = await context.newPage();
   await step("with API keys configured, asks for a key and then uses it", async () => {
@@ -309,6 +326,7 @@ async function main() {
   const open = await startServer();
   console.log(`e2e: playground on ${open.origin} (no API keys)`);
   await playgroundAndHistory(context, open.origin);
+  await historyMissing(context, open.origin);
   await open.stop();
 
   const keyed = await startServer({ vars: { API_KEYS: `e2e:${E2E_KEY}` } });
