@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild-wasm";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -97,10 +98,16 @@ const JS_PROGRAM = "return 1 + 1";
 const REPEATED_TS_PROGRAM = typescriptProgram(0);
 const REPEATED_ENUM_PROGRAM = typescriptProgram(0, { withEnum: true });
 
+/** The same program already in JavaScript: ts-unique minus this is what transpiling costs. */
+async function javascriptTwin(seed) {
+  return (await esbuild.transform(typescriptProgram(seed), { loader: "ts", target: "esnext" })).code;
+}
+
 let uniqueSeed = 1;
 const ALL_WORKLOADS = [
   { name: "floor", target: "floor", body: () => null },
   { name: "js", target: "service", body: () => ({ code: JS_PROGRAM }) },
+  { name: "js-50-unique", target: "service", body: async () => ({ code: await javascriptTwin(uniqueSeed++) }) },
   { name: "ts-unique", target: "service", body: () => ({ code: typescriptProgram(uniqueSeed++), language: "typescript" }) },
   { name: "ts-repeat", target: "service", body: () => ({ code: REPEATED_TS_PROGRAM, language: "typescript" }) },
   {
@@ -123,25 +130,22 @@ async function main() {
     startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), "/"),
   ]);
   const urls = { service: `${service.origin}/execute`, floor: `${floor.origin}/` };
-  const send = (workload) => timedRequest(urls[workload.target], workload.body());
+  const send = async (workload) => timedRequest(urls[workload.target], await workload.body());
 
   console.log(`warm-up: ${WARMUP_REQUESTS} requests per workload`);
   for (let i = 0; i < WARMUP_REQUESTS; i++) for (const workload of WORKLOADS) await send(workload);
 
   const sequential = new Map(WORKLOADS.map((w) => [w.name, []]));
-  const sequentialElapsedMs = new Map(WORKLOADS.map((w) => [w.name, 0]));
   for (let i = 0; i < SEQUENTIAL_REQUESTS; i++) {
-    for (const workload of WORKLOADS) {
-      const before = performance.now();
-      sequential.get(workload.name).push(await send(workload));
-      sequentialElapsedMs.set(workload.name, sequentialElapsedMs.get(workload.name) + performance.now() - before);
-    }
+    for (const workload of WORKLOADS) sequential.get(workload.name).push(await send(workload));
   }
 
   const concurrent = new Map();
   for (const workload of WORKLOADS) {
+    // Bodies are made up front: making them must not count against the service.
+    const bodies = await Promise.all(Array.from({ length: CONCURRENT_REQUESTS }, () => workload.body()));
     const before = performance.now();
-    const latencies = await runConcurrently(CONCURRENCY, CONCURRENT_REQUESTS, () => send(workload));
+    const latencies = await runConcurrently(CONCURRENCY, bodies, (body) => timedRequest(urls[workload.target], body));
     concurrent.set(workload.name, { latencies, elapsedMs: performance.now() - before });
   }
 
@@ -153,7 +157,8 @@ async function main() {
       workload: workload.name,
       "seq p50 ms": round(percentile(seq, 50)),
       "seq p95 ms": round(percentile(seq, 95)),
-      "seq req/s": round((seq.length / sequentialElapsedMs.get(workload.name)) * 1000),
+      // One request at a time: throughput is the inverse of the mean latency.
+      "seq req/s": round((seq.length / seq.reduce((sum, ms) => sum + ms, 0)) * 1000),
       [`c=${CONCURRENCY} p50 ms`]: round(percentile(con.latencies, 50)),
       [`c=${CONCURRENCY} p95 ms`]: round(percentile(con.latencies, 95)),
       [`c=${CONCURRENCY} req/s`]: round((con.latencies.length / con.elapsedMs) * 1000),
@@ -173,6 +178,10 @@ async function main() {
   };
   console.log(ratio("js", "floor", 1.3));
   for (const workload of WORKLOADS) if (workload.name.startsWith("ts-")) console.log(ratio(workload.name, "js", 1.5));
+  if (sequential.has("ts-unique") && sequential.has("js-50-unique")) {
+    const cost = p50("ts-unique") - p50("js-50-unique");
+    console.log(`transpiling the 50-line program (ts-unique - js-50-unique p50): ${round(cost)} ms`);
+  }
 }
 
 async function timedRequest(url, body) {
@@ -191,14 +200,11 @@ async function timedRequest(url, body) {
   return elapsedMs;
 }
 
-async function runConcurrently(concurrency, total, task) {
+async function runConcurrently(concurrency, bodies, task) {
   const latencies = [];
-  let issued = 0;
+  let next = 0;
   const lane = async () => {
-    while (issued < total) {
-      issued++;
-      latencies.push(await task());
-    }
+    while (next < bodies.length) latencies.push(await task(bodies[next++]));
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   return latencies;
