@@ -301,11 +301,13 @@ async function withApiKeys(context, origin) {
   await step("with API keys configured, asks for a key and then uses it", async () => {
     await page.goto(`${origin}/`);
     await page.waitForSelector("#example option", { state: "attached" });
-    await page.click("#run");
     await page.waitForSelector("#auth-notice:not([hidden])");
     assert.match(await page.textContent("#auth-notice"), /requires an API key/);
+    await page.click("#run");
+    await page.waitForFunction(() => /401 UNAUTHORIZED/.test(document.querySelector("#request-error")?.textContent ?? ""));
     await page.fill("#api-key", E2E_KEY);
     await page.click("#key-form button");
+    assert.equal(await page.isHidden("#auth-notice"), true);
     await page.click("#run");
     await page.waitForFunction(() => document.querySelector("#status")?.textContent === "success");
     assert.equal(await page.textContent("#result"), "8");
