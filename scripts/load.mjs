@@ -1,0 +1,520 @@
+#!/usr/bin/env node
+// `npm run load`: a mixed workload against the service on loopback, with checks; `npm run load -- --soak 4000`:
+// many fresh-isolate executions while sampling workerd's memory.
+//
+// Load mode: --clients concurrent clients (default 100) for --duration seconds (default 30), each sending POST
+// /execute in a loop with a random kind of program: fast JS, TypeScript, console-heavy, a runtime error, a runaway
+// loop with a 200-500 ms timeout. Every request carries a unique token in its context and every kind echoes it
+// back (result, logs or error message), so a response that belongs to another request is caught. Afterwards
+// every executionId is read back from GET /executions/:id. Fails (exit 1) on any 5xx, any response without its own
+// token, any duplicate id, or any execution without a complete history record.
+//
+// Soak mode: --soak N fast executions at --soak-clients concurrency (default 8), sampling the RSS of the service's
+// workerd processes (/proc, so Linux only) and saying whether it levels off.
+//
+// Without --url the script starts its own `wrangler dev` on a random loopback port with a throwaway --persist-to
+// directory (local migrations applied there first) and stops it at the end. With --url, pass --key (or
+// CODE_EXEC_API_KEY) if the service has API keys, and --workerd-pid to sample memory.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const WRANGLER = path.join(BIN, "wrangler");
+/** wrangler needs Node 22, which the `node` devDependency provides in node_modules/.bin. */
+const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", CI: "1" };
+const DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
+
+const STARTUP_DEADLINE_MS = 120_000;
+/** Far above any timeout the workload asks for: a request this slow is a failure, not a data point. */
+const REQUEST_DEADLINE_MS = 30_000;
+const HISTORY_READ_CONCURRENCY = 16;
+const RSS_SAMPLE_INTERVAL_MS = 1_000;
+const TERM_GRACE_MS = 3_000;
+
+const { values: options } = parseArgs({
+  options: {
+    url: { type: "string" },
+    key: { type: "string", default: process.env.CODE_EXEC_API_KEY },
+    clients: { type: "string", default: "100" },
+    duration: { type: "string", default: "30" },
+    soak: { type: "string" },
+    "soak-clients": { type: "string", default: "8" },
+    "workerd-pid": { type: "string" },
+    kinds: { type: "string" },
+    "keep-state": { type: "boolean", default: false },
+  },
+});
+
+function positiveInt(name, raw) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`--${name} must be a positive integer, got ${raw}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const CLIENTS = positiveInt("clients", options.clients);
+const DURATION_MS = positiveInt("duration", options.duration) * 1000;
+const SOAK_EXECUTIONS = options.soak === undefined ? undefined : positiveInt("soak", options.soak);
+const SOAK_CLIENTS = positiveInt("soak-clients", options["soak-clients"]);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The workload. Each kind builds a request around a token and checks that the response is that request's own.
+
+const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
+const includesToken = (text, token) => typeof text === "string" && text.includes(token);
+
+/** @type {Record<string, { weight: number, request: (token: string) => object, check: (body: any, token: string) => string | undefined }>} */
+const KINDS = {
+  "fast-js": {
+    weight: 30,
+    request: (token) => ({ code: "const xs = [1, 2, 3].map((x) => x * 2);\nreturn { token: context.token, sum: xs.reduce((a, b) => a + b, 0) };", context: { token } }),
+    check: (body, token) => (body.status !== "success" ? `status ${body.status}` : body.result?.token !== token ? "result carries another token" : undefined),
+  },
+  typescript: {
+    weight: 20,
+    request: (token) => ({
+      language: "typescript",
+      code: `interface Ctx { token: string }\ntype Pair<T> = [T, T];\nconst c = context as Ctx;\nconst p: Pair<number> = [${randomInt(1, 9)}, 2];\nreturn { token: c.token, product: p[0] * p[1] };`,
+      context: { token },
+    }),
+    check: (body, token) => (body.status !== "success" ? `status ${body.status}` : body.result?.token !== token ? "result carries another token" : undefined),
+  },
+  console: {
+    weight: 20,
+    request: (token) => ({ code: "for (let i = 0; i < 200; i++) console.log('line', i, context.token, { i });\nreturn context.token;", context: { token } }),
+    check: (body, token) => {
+      if (body.status !== "success") return `status ${body.status}`;
+      if (body.result !== token) return "result carries another token";
+      if (body.logs?.length !== 200) return `${body.logs?.length} log entries, expected 200`;
+      return body.logs.every((entry) => includesToken(entry.message, token)) ? undefined : "a log entry carries another token";
+    },
+  },
+  error: {
+    weight: 15,
+    request: (token) => ({ code: "const id = context.token;\nthrow new TypeError(`boom ${id}`);", context: { token } }),
+    check: (body, token) =>
+      body.status !== "error" || body.error?.code !== "RUNTIME_ERROR"
+        ? `status ${body.status}, code ${body.error?.code}`
+        : includesToken(body.error.message, token)
+          ? undefined
+          : "error message carries another token",
+  },
+  runaway: {
+    weight: 15,
+    request: (token) => ({ code: "console.log(context.token);\nlet n = 0;\nwhile (true) { n++; }", context: { token }, config: { timeout: randomInt(200, 500) } }),
+    check: (body, token) =>
+      body.status !== "timeout"
+        ? `status ${body.status}`
+        : includesToken(body.logs?.[0]?.message, token)
+          ? undefined
+          : "the log before the timeout carries another token (or is missing)",
+  },
+};
+const KIND_NAMES = options.kinds ? options.kinds.split(",") : Object.keys(KINDS);
+for (const name of KIND_NAMES) {
+  if (!KINDS[name]) {
+    console.error(`--kinds: unknown kind ${name}; known: ${Object.keys(KINDS).join(", ")}`);
+    process.exit(2);
+  }
+}
+const TOTAL_WEIGHT = KIND_NAMES.reduce((sum, name) => sum + KINDS[name].weight, 0);
+
+function pickKind() {
+  let roll = Math.random() * TOTAL_WEIGHT;
+  for (const name of KIND_NAMES) {
+    roll -= KINDS[name].weight;
+    if (roll < 0) return name;
+  }
+  return KIND_NAMES[0];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP.
+
+let baseUrl;
+const authHeaders = () => (options.key ? { authorization: `Bearer ${options.key}` } : {});
+
+let tokenSeq = 0;
+const runId = Math.random().toString(36).slice(2, 8);
+
+/** fetch() says only "fetch failed"; the socket-level reason is in its cause. */
+function describeError(error) {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? ` (${error.cause.code ?? error.cause.name}: ${error.cause.message})` : "";
+  return `${error.message}${cause}`;
+}
+
+/** One request; never throws. */
+async function executeOne(kind) {
+  const token = `${runId}-${kind}-${++tokenSeq}-${Math.random().toString(36).slice(2, 10)}`;
+  const started = performance.now();
+  const sample = { kind, token, latencyMs: 0, httpStatus: 0, executionId: undefined, status: undefined, failure: undefined };
+  try {
+    const response = await fetch(`${baseUrl}/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...authHeaders() },
+      body: JSON.stringify(KINDS[kind].request(token)),
+      signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
+    });
+    const text = await response.text();
+    sample.latencyMs = performance.now() - started;
+    sample.httpStatus = response.status;
+    if (response.status !== 200) {
+      sample.failure = `HTTP ${response.status}: ${text.slice(0, 200)}`;
+      return sample;
+    }
+    const body = JSON.parse(text);
+    sample.executionId = body.executionId;
+    sample.status = body.status;
+    sample.failure = KINDS[kind].check(body, token);
+  } catch (error) {
+    sample.latencyMs = performance.now() - started;
+    sample.failure = `no response: ${describeError(error)}`;
+  }
+  return sample;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting.
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function latencyTable(samples) {
+  const rows = [];
+  for (const kind of [...KIND_NAMES, "all"]) {
+    const mine = samples.filter((s) => kind === "all" || s.kind === kind);
+    const sorted = mine.map((s) => s.latencyMs).sort((a, b) => a - b);
+    rows.push({
+      kind,
+      requests: mine.length,
+      failed: mine.filter((s) => s.failure).length,
+      "p50 ms": Math.round(percentile(sorted, 50)),
+      "p95 ms": Math.round(percentile(sorted, 95)),
+      "p99 ms": Math.round(percentile(sorted, 99)),
+      "max ms": Math.round(sorted.at(-1) ?? NaN),
+    });
+  }
+  console.table(rows);
+}
+
+const checks = [];
+function check(name, failures) {
+  checks.push({ name, failures });
+  const mark = failures.length === 0 ? "ok  " : "FAIL";
+  console.log(`${mark} ${name}${failures.length ? ` (${failures.length})` : ""}`);
+  for (const failure of failures.slice(0, 5)) console.log(`       ${failure}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load mode.
+
+async function runLoad() {
+  console.log(`load: ${CLIENTS} clients for ${DURATION_MS / 1000} s against ${baseUrl}`);
+  const samples = [];
+  const began = performance.now();
+  const deadline = began + DURATION_MS;
+  const client = async () => {
+    while (performance.now() < deadline) samples.push(await executeOne(pickKind()));
+  };
+  const progress = setInterval(() => process.stdout.write(`  ${samples.length} responses…\r`), 5_000);
+  await Promise.all(Array.from({ length: CLIENTS }, client));
+  clearInterval(progress);
+  const elapsedS = (performance.now() - began) / 1000;
+
+  console.log(`\n${samples.length} requests in ${elapsedS.toFixed(1)} s: ${(samples.length / elapsedS).toFixed(1)} executions/s`);
+  latencyTable(samples);
+
+  check("no 5xx responses", samples.filter((s) => s.httpStatus >= 500).map((s) => `${s.kind}: ${s.failure}`));
+  check("every request answered (no network errors or client deadline)", samples.filter((s) => s.httpStatus === 0).map((s) => `${s.kind}: ${s.failure}`));
+  check(
+    "every response is its own request's (token) and of the expected status",
+    samples.filter((s) => s.httpStatus === 200 && s.failure).map((s) => `${s.kind} ${s.executionId}: ${s.failure}`),
+  );
+  const ids = samples.map((s) => s.executionId).filter(Boolean);
+  const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i);
+  check("execution ids are unique", [...new Set(duplicates)].map((id) => `duplicate ${id}`));
+  await checkHistory(samples.filter((s) => s.executionId));
+}
+
+/** Every execution must have a complete record whose status matches what the caller was told. */
+async function checkHistory(samples) {
+  const failures = [];
+  let next = 0;
+  const reader = async () => {
+    while (next < samples.length) {
+      const sample = samples[next++];
+      try {
+        const response = await fetch(`${baseUrl}/executions/${sample.executionId}`, { headers: authHeaders(), signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+        if (response.status !== 200) {
+          failures.push(`${sample.executionId}: GET answered ${response.status} ${(await response.text()).slice(0, 160)}`);
+          continue;
+        }
+        const record = await response.json();
+        if (record.status !== sample.status) failures.push(`${sample.executionId}: recorded ${record.status}, answered ${sample.status}`);
+        else if (record.finishedAt == null || record.durationMs == null) failures.push(`${sample.executionId}: record has no finishedAt/durationMs`);
+      } catch (error) {
+        failures.push(`${sample.executionId}: ${describeError(error)}`);
+      }
+    }
+  };
+  const began = performance.now();
+  await Promise.all(Array.from({ length: HISTORY_READ_CONCURRENCY }, reader));
+  const seconds = ((performance.now() - began) / 1000).toFixed(1);
+  check(`every execution has a complete history record (${samples.length} read back in ${seconds} s)`, failures);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Soak mode.
+
+/** pid -> parent pid for every process, from /proc. */
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name is in parentheses and may contain spaces; the parent pid is the second field after it.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      table.set(Number(entry), ppid);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return table;
+}
+
+/** The workerd processes under the wrangler we started: the proxy in front and the runtime that runs the Worker. */
+function workerdProcesses(rootPid) {
+  const table = processTable();
+  const descendants = [];
+  const queue = [rootPid];
+  while (queue.length) {
+    const pid = queue.shift();
+    for (const [child, parent] of table) {
+      if (parent === pid) {
+        descendants.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return descendants.flatMap((pid) => {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (!path.basename(cmdline[0] ?? "").startsWith("workerd")) return [];
+      // wrangler's runtime instance is the one with an inspector; the other fronts the public port.
+      return [{ pid, role: cmdline.some((a) => a.startsWith("--inspector-addr")) ? "runtime" : "proxy" }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function rssMb(pid) {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runSoak(processes) {
+  const total = SOAK_EXECUTIONS;
+  console.log(`soak: ${total} fresh-isolate executions at concurrency ${SOAK_CLIENTS} against ${baseUrl}`);
+  if (processes.length === 0) console.log("  (no workerd process to sample: pass --workerd-pid with --url)");
+  for (const p of processes) console.log(`  sampling workerd ${p.role} pid ${p.pid}: ${rssMb(p.pid)?.toFixed(0)} MB`);
+
+  const samples = [];
+  const rss = [];
+  const sampleRss = () => {
+    const row = { done: samples.length, atS: (performance.now() - began) / 1000 };
+    for (const p of processes) row[p.role] = rssMb(p.pid);
+    rss.push(row);
+  };
+  const began = performance.now();
+  sampleRss();
+  const sampler = setInterval(sampleRss, RSS_SAMPLE_INTERVAL_MS);
+  let issued = 0;
+  const client = async () => {
+    while (issued < total) {
+      issued++;
+      samples.push(await executeOne(issued % 5 === 0 ? "typescript" : "fast-js"));
+    }
+  };
+  await Promise.all(Array.from({ length: SOAK_CLIENTS }, client));
+  const elapsedS = (performance.now() - began) / 1000;
+  // Some seconds idle: memory that is merely not yet collected should come back down here.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  sampleRss();
+  clearInterval(sampler);
+
+  console.log(`\n${samples.length} executions in ${elapsedS.toFixed(1)} s: ${(samples.length / elapsedS).toFixed(1)} executions/s`);
+  latencyTable(samples);
+
+  const roles = processes.map((p) => p.role);
+  const rows = [];
+  for (let tenth = 0; tenth <= 10; tenth++) {
+    const target = Math.round((tenth / 10) * total);
+    const row = rss.find((r) => r.done >= target) ?? rss.at(-1);
+    rows.push({ executions: row.done, ...Object.fromEntries(roles.map((role) => [`${role} MB`, row[role]?.toFixed(0)])) });
+  }
+  rows.push({ executions: "after 10 s idle", ...Object.fromEntries(roles.map((role) => [`${role} MB`, rss.at(-1)[role]?.toFixed(0)])) });
+  console.table(rows);
+  for (const role of roles) describeGrowth(role, rss, total);
+
+  check("no 5xx responses", samples.filter((s) => s.httpStatus >= 500).map((s) => `${s.kind}: ${s.failure}`));
+  check("every execution succeeded with its own token", samples.filter((s) => s.failure).map((s) => `${s.kind}: ${s.failure}`));
+}
+
+/** Growth per 1000 executions in the second half against the first half: a plateau shows as a much smaller slope. */
+function describeGrowth(role, rss, total) {
+  const during = rss.filter((r) => r[role] !== undefined && r.done < total);
+  const at = (fraction) => {
+    const target = fraction * total;
+    return during.find((r) => r.done >= target)?.[role];
+  };
+  const [start, half, end] = [at(0), at(0.5), at(0.99) ?? during.at(-1)?.[role]];
+  if (start === undefined || half === undefined || end === undefined) return;
+  const perThousand = (mb) => (mb / (total / 2)) * 1000;
+  const first = perThousand(half - start);
+  const second = perThousand(end - half);
+  const verdict = second <= Math.max(2, first * 0.25) ? "levels off" : second < first * 0.75 ? "slows but still grows" : "keeps growing";
+  console.log(
+    `workerd ${role}: ${start.toFixed(0)} -> ${half.toFixed(0)} -> ${end.toFixed(0)} MB; ` +
+      `${first.toFixed(1)} MB per 1000 executions in the first half, ${second.toFixed(1)} in the second: ${verdict}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A service of our own.
+
+async function freePort() {
+  for (;;) {
+    const port = randomInt(18000, 19999);
+    const free = await new Promise((resolve) => {
+      const server = createServer().once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+async function startService() {
+  const stateDir = mkdtempSync(path.join(tmpdir(), "code-exec-load-"));
+  for (const binding of DATABASES) {
+    const result = spawnSync(WRANGLER, ["d1", "migrations", "apply", binding, "--local", "--persist-to", stateDir], {
+      cwd: ROOT,
+      env: CHILD_ENV,
+      stdio: ["ignore", "pipe", "pipe"],
+      encoding: "utf8",
+    });
+    if (result.status !== 0) throw new Error(`migrations for ${binding} failed:\n${result.stdout}\n${result.stderr}`);
+  }
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const proc = spawn(
+    WRANGLER,
+    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(inspectorPort)],
+    // Own process group: stopping it takes down wrangler and both workerd processes, and nothing else.
+    { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  const service = { proc, stateDir, url: `http://127.0.0.1:${port}`, output: () => output, reloads: 0 };
+  for (const stream of [proc.stdout, proc.stderr]) {
+    stream.on("data", (chunk) => {
+      output = (output + chunk).slice(-20_000);
+      // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
+      // under the load, which drops requests that have nothing to do with the service's reliability.
+      if (/Reloading local server/.test(chunk.toString())) service.reloads++;
+    });
+  }
+  const deadline = Date.now() + STARTUP_DEADLINE_MS;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    try {
+      const response = await fetch(`${service.url}/health`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return service;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stopService(service);
+  throw new Error(`wrangler dev did not come up:\n${output.slice(-3000)}`);
+}
+
+async function stopService(service) {
+  if (service.proc.exitCode === null && service.proc.signalCode === null) {
+    const exited = new Promise((resolve) => service.proc.once("exit", resolve));
+    const kill = (signal) => {
+      try {
+        process.kill(-service.proc.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), TERM_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+    kill("SIGKILL");
+  }
+  if (options["keep-state"]) console.log(`state kept in ${service.stateDir}`);
+  else rmSync(service.stateDir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+let service;
+async function main() {
+  if (options.url) {
+    baseUrl = options.url.replace(/\/$/, "");
+  } else {
+    console.log("starting a local service (wrangler dev, throwaway state)…");
+    service = await startService();
+    baseUrl = service.url;
+    for (const signal of ["SIGINT", "SIGTERM"]) {
+      process.once(signal, () => void stopService(service).finally(() => process.exit(130)));
+    }
+  }
+  if (SOAK_EXECUTIONS !== undefined) {
+    const processes = options["workerd-pid"]
+      ? [{ pid: positiveInt("workerd-pid", options["workerd-pid"]), role: "runtime" }]
+      : service
+        ? workerdProcesses(service.proc.pid)
+        : [];
+    await runSoak(processes);
+  } else {
+    await runLoad();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  checks.push({ name: "script", failures: ["crashed"] });
+} finally {
+  if (service) {
+    if (service.reloads > 0) {
+      checks.push({ name: "no reload during the run", failures: ["source files changed"] });
+      console.error(`FAIL wrangler dev reloaded ${service.reloads} time(s) during the run because a source file changed; run again without editing`);
+    }
+    if (service.proc.exitCode !== null) console.error(`wrangler dev exited during the run:\n${service.output().slice(-3000)}`);
+    await stopService(service);
+  }
+}
+const failed = checks.filter((c) => c.failures.length > 0);
+console.log(failed.length === 0 ? "\nall checks passed" : `\n${failed.length} check(s) failed`);
+process.exit(failed.length === 0 ? 0 : 1);
