@@ -77,6 +77,12 @@ describe("transpileTypeScript", () => {
     }
   });
 
+  it("rejects decorators at their TypeScript position: esbuild passes them through and V8 cannot run them", async () => {
+    const result = await execute({ code: "function d(v: unknown, c: unknown) {}\n\n@d class Q {}\nreturn 1;", language: "typescript" });
+    expect(result).toMatchObject({ success: false, status: "rejected" });
+    expect(result.error).toMatchObject({ code: "SYNTAX_ERROR", line: 3, column: 1 });
+  });
+
   it("answers a repeated esbuild-tier program from its cache", async () => {
     const source = "enum Size { S = 1, M = 2 }\nreturn Size.M;";
     const first = await transpileTypeScript(source);
