@@ -44,7 +44,12 @@ export function encode(value, limits) {
    * @returns {unknown}
    */
   const walk = (v, depth, inArray) => {
-    if (++state.nodes > limits.maxNodes) return cut(`more than ${limits.maxNodes} values`);
+    if (++state.nodes > limits.maxNodes) {
+      // Spending the budget too makes every enclosing loop stop here; otherwise each remaining element would
+      // become its own tag and a large array would still produce an unbounded reply (past RPC's 32 MiB limit).
+      state.budgetChars = 0;
+      return cut(`more than ${limits.maxNodes} values`);
+    }
     if (state.budgetChars <= 0) return cut(`output larger than ${limits.maxChars} characters`);
     switch (typeof v) {
       case "string": {
@@ -219,7 +224,12 @@ export function formatLogArgs(args, limits) {
     else if (arg instanceof Error) parts.push(String(arg.stack ?? `${arg.name}: ${arg.message}`));
     else if (arg === undefined) parts.push("undefined");
     else if (typeof arg === "bigint") parts.push(`${arg}n`);
-    else if (typeof arg === "symbol" || typeof arg === "function") parts.push(String(arg));
+    else if (typeof arg === "symbol") parts.push(String(arg));
+    // As Node prints them: a function's source here is the instrumented one, guard calls included.
+    else if (typeof arg === "function") {
+      const name = safeName(arg);
+      parts.push(name ? `[Function: ${name}]` : "[Function (anonymous)]");
+    }
     else parts.push(encodeJson(arg, limits).json);
   }
   return parts.join(" ");
