@@ -13,6 +13,20 @@ export type PrepareOutcome = { ok: true; program: InstrumentedProgram } | { ok: 
  * transpiling), so TypeScript syntax, comments or escapes cannot hide a banned construct.
  */
 export async function prepare(code: string, language: Language): Promise<PrepareOutcome> {
+  try {
+    return await prepareOrOverflow(code, language);
+  } catch (error) {
+    // 100 KB of nesting (a 50 000-link member chain, deep TypeScript generics) can parse and still overflow the
+    // stack of a recursive pass after it (transpile, walk, instrument). That is the caller's code, not our fault:
+    // reject it like the parser's own "not enough stack space" instead of answering a 500.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      return { ok: false, issues: [{ code: "SYNTAX_ERROR", message: "The code is nested too deeply to process" }] };
+    }
+    throw error;
+  }
+}
+
+async function prepareOrOverflow(code: string, language: Language): Promise<PrepareOutcome> {
   let js = code;
   let transpiledMap: string | undefined;
   if (language === "typescript") {
