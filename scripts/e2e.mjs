@@ -201,6 +201,14 @@ async function playgroundAndHistory(context, origin) {
     assert.equal(caretLine, 3);
   });
 
+  await step("stops `while (true) {}` at the 1 s timeout and keeps its logs", async () => {
+    const run = await runExample(page, "Timeout");
+    assert.equal(await page.inputValue("#timeout"), "1000");
+    assert.equal(run.status, "timeout");
+    assert.match(await page.textContent("#error"), /TIMEOUT/);
+    assert.deepEqual(run.logs.map((log) => log.text), ["loglooping"]);
+  });
+
   await step("indents with Tab and outdents with Shift+Tab in the editor", async () => {
     await page.fill("#code", "if (true) {");
     await page.focus("#code");
@@ -239,6 +247,7 @@ async function playgroundAndHistory(context, origin) {
     const bars = await page.$$eval("#chart-status rect", (rects) => rects.map((r) => r.querySelector("title")?.textContent));
     assert.ok(bars.some((title) => /^success: [1-9]/.test(title ?? "")), `status chart: ${bars.join(", ")}`);
     assert.ok(bars.some((title) => /^error: [1-9]/.test(title ?? "")), `status chart: ${bars.join(", ")}`);
+    assert.ok(bars.some((title) => /^timeout: [1-9]/.test(title ?? "")), `status chart: ${bars.join(", ")}`);
     assert.ok((await page.$$("#chart-duration rect")).length > 0);
   });
 
