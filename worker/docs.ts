@@ -79,7 +79,7 @@ export function runtimeDocs() {
       /** On the CapabilityError ai()/api()/db() throw inside the sandbox (error.code); catchable by the code. */
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
-    rpc: "Bind this Worker as a service and call env.CODE_EXEC.executeCode(code, language, context, config): same result as POST /execute.",
+    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
   };
 }
 

@@ -1,8 +1,11 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { exports } from "cloudflare:workers";
+import * as v from "valibot";
 import openApi31Schema from "@seriousme/openapi-schema-validator/schemas/v3.1/schema.json";
 import { describe, expect, it, vi } from "vitest";
+import { ExecuteRequestSchema } from "../../schemas/execute";
 import { MAX_LIST_LIMIT } from "../../schemas/history";
+import { EXAMPLE_EXECUTE } from "../../worker/http/openapi";
 import { router } from "../../worker/http/router";
 import { BASE } from "../helpers";
 
@@ -67,6 +70,13 @@ describe("GET /openapi.json", () => {
     expect(document.components.schemas.ExecutionResult.properties.status.enum).toContain("timeout");
     const list = (document as unknown as { paths: Record<string, any> }).paths["/executions"].get;
     expect(list.parameters.find((p: { name: string }) => p.name === "limit").schema).toMatchObject({ type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT });
+  });
+
+  it("shows request examples the service accepts", () => {
+    for (const [name, example] of Object.entries(EXAMPLE_EXECUTE)) {
+      const parsed = v.safeParse(ExecuteRequestSchema, example.value);
+      expect(parsed.issues ?? [], name).toEqual([]);
+    }
   });
 
   it("names the server it was fetched from", async () => {

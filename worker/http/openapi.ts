@@ -69,7 +69,7 @@ interface Operation {
   public?: boolean;
 }
 
-const EXAMPLE_EXECUTE = {
+export const EXAMPLE_EXECUTE = {
   sqrt: { summary: "A value", value: { code: "return Math.sqrt(16) * 2" } },
   context: { summary: "Context", value: { code: "return `Hello ${context.name}!`", context: { name: "World" } } },
   typescript: {
