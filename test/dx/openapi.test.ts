@@ -5,9 +5,9 @@ import openApi31Schema from "@seriousme/openapi-schema-validator/schemas/v3.1/sc
 import { describe, expect, it, vi } from "vitest";
 import { ExecuteRequestSchema } from "../../schemas/execute";
 import { MAX_LIST_LIMIT } from "../../schemas/history";
-import { EXAMPLE_EXECUTE } from "../../worker/http/openapi";
+import { EXAMPLE_EXECUTE, RESPONSE_SCHEMAS } from "../../worker/http/openapi";
 import { router } from "../../worker/http/router";
-import { BASE } from "../helpers";
+import { BASE, post } from "../helpers";
 
 // workerd's node:fs cannot see the host's node_modules, where the validator reads the OpenAPI meta-schema from;
 // hand it the same file, bundled by vite. Everything else about the validator is real.
@@ -70,6 +70,26 @@ describe("GET /openapi.json", () => {
     expect(document.components.schemas.ExecutionResult.properties.status.enum).toContain("timeout");
     const list = (document as unknown as { paths: Record<string, any> }).paths["/executions"].get;
     expect(list.parameters.find((p: { name: string }) => p.name === "limit").schema).toMatchObject({ type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT });
+  });
+
+  it("describes the bodies the service really answers", async () => {
+    const samples: [keyof typeof RESPONSE_SCHEMAS, Response][] = [
+      ["HealthResponse", await exports.default.fetch(`${BASE}/health`)],
+      ["LanguagesResponse", await exports.default.fetch(`${BASE}/languages`)],
+      ["ExecutionResult", await post("/execute", { code: "console.log('hi'); return Math.sqrt(16) * 2" })],
+      ["ExecutionResult", await post("/execute", { code: "null.x" })],
+      ["ValidateResponse", await post("/validate", { code: "return (" })],
+      ["ListExecutionsResponse", await exports.default.fetch(`${BASE}/executions?limit=2`)],
+      ["ErrorBody", await post("/execute", "{ not json")],
+      ["ErrorBody", await exports.default.fetch(`${BASE}/executions/no-such-id`)],
+    ];
+    for (const [name, response] of samples) {
+      const parsed = v.safeParse(RESPONSE_SCHEMAS[name], await response.json());
+      expect(parsed.issues ?? [], `${name} from ${response.url || "a request"}`).toEqual([]);
+    }
+    const [record] = (await (await exports.default.fetch(`${BASE}/executions?limit=1`)).json<{ executions: { executionId: string }[] }>()).executions;
+    const full = await (await exports.default.fetch(`${BASE}/executions/${record!.executionId}`)).json();
+    expect(v.safeParse(RESPONSE_SCHEMAS.ExecutionRecord, full).issues ?? []).toEqual([]);
   });
 
   it("shows request examples the service accepts", () => {

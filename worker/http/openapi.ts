@@ -37,7 +37,7 @@ const LanguagesResponseSchema = v.object({
 
 /** Request bodies convert their input type (defaults make fields optional); responses their output type. */
 const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema };
-const RESPONSE_SCHEMAS = {
+export const RESPONSE_SCHEMAS = {
   ExecutionResult: ExecutionResultSchema,
   ValidateResponse: ValidateResponseSchema,
   HealthResponse: HealthResponseSchema,
