@@ -14,12 +14,16 @@ import { parseUserCode } from "./analyze";
  * every line and column where the caller wrote it.
  */
 export function stripTypes(source: string): { code: string; map: string } | undefined {
-  let tsAst: Node;
   try {
-    tsAst = TypeScriptParser.parse(source, TS_PARSE_OPTIONS) as unknown as Node;
+    return stripAndProve(source);
   } catch {
+    // A parse error, or nesting deep enough to exhaust the stack in a walk: esbuild decides.
     return undefined;
   }
+}
+
+function stripAndProve(source: string): { code: string; map: string } | undefined {
+  const tsAst = TypeScriptParser.parse(source, TS_PARSE_OPTIONS) as unknown as Node;
   if (!(tsAst.body as Node[]).every(isPlainStatement)) return undefined;
 
   const found: [number, number][] = [];
@@ -27,12 +31,7 @@ export function stripTypes(source: string): { code: string; map: string } | unde
   const ranges = merge(found);
   const blanked = blank(source, ranges);
 
-  let jsAst: Node;
-  try {
-    jsAst = parseUserCode(blanked) as unknown as Node;
-  } catch {
-    return undefined;
-  }
+  const jsAst = parseUserCode(blanked) as unknown as Node;
   if (!sameAfterErasure(tsAst, jsAst)) return undefined;
 
   const s = new MagicString(source);
@@ -42,7 +41,7 @@ export function stripTypes(source: string): { code: string; map: string } | unde
 
 type Node = { type: string; start: number; end: number; [key: string]: unknown };
 
-const TypeScriptParser = acorn.Parser.extend(tsPlugin() as never);
+const TypeScriptParser = acorn.Parser.extend(tsPlugin());
 
 // The same goal and options as the JavaScript parse in analyze.ts, so both trees come from the same grammar.
 const TS_PARSE_OPTIONS: acorn.Options = {
@@ -190,15 +189,15 @@ function merge(ranges: [number, number][]): [number, number][] {
   return merged;
 }
 
-/** Spaces over every range, line terminators kept, so positions do not move. */
+/** Spaces over every (sorted, disjoint) range, line terminators kept, so positions do not move. */
 function blank(source: string, ranges: [number, number][]): string {
-  const chars = source.split("");
+  let out = "";
+  let from = 0;
   for (const [start, end] of ranges) {
-    for (let i = start; i < end; i++) {
-      if (!/[\n\r\u2028\u2029]/.test(chars[i]!)) chars[i] = " ";
-    }
+    out += source.slice(from, start) + source.slice(start, end).replace(/[^\n\r\u2028\u2029]/g, " ");
+    from = end;
   }
-  return chars.join("");
+  return out + source.slice(from);
 }
 
 /** Keys the TypeScript tree may carry and the JavaScript tree lacks, none of which has runtime meaning. */
