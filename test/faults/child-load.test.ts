@@ -9,7 +9,7 @@ import { execute } from "../helpers";
 // outcome, not a rejection it cannot handle, and the next isolate must load normally.
 
 const loader = (env as unknown as Env).LOADER;
-const run = (moduleCode: string) => runInSandbox(loader, { moduleCode, childEnv: {}, contextJson: "{}", timeoutMs: 1_000 });
+const run = (moduleCode: string) => runInSandbox(loader, { moduleCode, childEnv: {}, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
 const healthy = "export default function (guard) { return async function (context) { return 'loaded'; }; }";
 
 describe("a child isolate failing at load", () => {
