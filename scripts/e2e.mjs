@@ -209,6 +209,19 @@ async function playgroundAndHistory(context, origin) {
     assert.deepEqual(run.logs.map((log) => log.text), ["loglooping"]);
   });
 
+  await step("runs the db() example against the seeded local data", async () => {
+    const run = await runExample(page, "db()");
+    assert.equal(run.status, "success");
+    assert.ok(JSON.parse(run.result).length > 0, "expected rows");
+    assert.match(run.logs[0]?.text ?? "", /Found \d+ articles/);
+  });
+
+  await step("shows ai() failing clearly when no AI provider is configured", async () => {
+    const run = await runExample(page, "ai()");
+    assert.equal(run.status, "error");
+    assert.match(await page.textContent("#error"), /CapabilityError: ai\(\): no AI provider is configured/);
+  });
+
   await step("indents with Tab and outdents with Shift+Tab in the editor", async () => {
     await page.fill("#code", "if (true) {");
     await page.focus("#code");
@@ -254,7 +267,8 @@ async function playgroundAndHistory(context, origin) {
   await step("opens a history entry and shows its record", async () => {
     await page.selectOption("#filter-status", "error");
     await page.waitForFunction(() => [...document.querySelectorAll("#history-rows tr[data-id] .status")].every((s) => s.textContent === "error") && document.querySelector("#history-rows tr[data-id]"));
-    await page.click("#history-rows tr[data-id]");
+    // Newest first: the Runtime error example ran before ai(), so its row is the last one.
+    await page.click("#history-rows tr[data-id]:last-child");
     await page.waitForSelector("#record-body:not([hidden])");
     assert.equal(await page.textContent("#record-status"), "error");
     assert.match(await page.textContent("#record-code"), /n\.missing\.value/);
