@@ -296,6 +296,16 @@ async function playgroundAndHistory(context, origin) {
     await page.screenshot({ path: path.join(RESULTS_DIR, "docs.png"), fullPage: false });
   });
 
+  await step("screenshot: narrow viewport", async () => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    await page.goto(`${origin}/`);
+    await page.selectOption("#example", { label: "Console levels" });
+    await page.click("#run");
+    await page.waitForFunction(() => document.querySelector("#status")?.textContent === "success");
+    await page.screenshot({ path: path.join(RESULTS_DIR, "playground-narrow.png"), fullPage: true });
+    await page.setViewportSize({ width: 1400, height: 1000 });
+  });
+
   await step("the page raised no errors in the browser", async () => {
     assert.deepEqual(pageErrors, []);
   });
