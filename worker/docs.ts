@@ -205,7 +205,7 @@ const result = await env.CODE_EXEC.executeCode("return Math.sqrt(16) * 2");
   ];
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>code-exec docs</title><link rel="icon" href="data:,"><style>${CSS}</style></head><body>
-<header><h1>code-exec</h1><nav><a href="/">Playground</a><a href="/openapi.json">OpenAPI</a><a href="/docs" type="application/json" title="Request with Accept: application/json">JSON</a></nav></header>
+<header><h1>code-exec</h1><nav><a href="/">Playground</a><a href="/openapi.json">OpenAPI</a><a href="/docs?format=json">JSON</a></nav></header>
 <nav class="toc">${sections.map(([id, title]) => `<a href="#${id}">${title}</a>`).join("")}</nav>
 ${sections.map(([id, title, body]) => `<section id="${id}"><h2>${title}</h2>${body.text}</section>`).join("\n")}
 <p class="muted">This page is generated from the constants and schemas the service enforces. Machine-readable: <code>curl -H 'accept: application/json' ${escapeHtml(origin)}/docs</code>.</p>

@@ -68,6 +68,8 @@ describe("GET /docs", () => {
     const docs = await response.json<{ endpoints: { method: string; path: string }[]; limits: Record<string, number> }>();
     expect(docs.endpoints.map((e) => `${e.method} ${e.path}`)).toEqual(OPERATIONS.map((op) => `${op.method.toUpperCase()} ${op.path}`));
     expect(docs.limits.maxCodeBytes).toBe(limits.MAX_CODE_BYTES);
+    const forced = await get("/docs?format=json", "text/html");
+    expect(forced.headers.get("content-type")).toMatch(/^application\/json/);
   });
 
   it("marks as public exactly the paths that need no API key", () => {

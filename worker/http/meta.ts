@@ -28,7 +28,8 @@ export function handleLanguages(): Response {
 export function handleDocs(request: Request): Response {
   const docs = runtimeDocs();
   const accept = request.headers.get("accept") ?? "";
-  if (/text\/html/i.test(accept)) {
+  // ?format=json lets a browser see the JSON form (its Accept header always asks for HTML).
+  if (/text\/html/i.test(accept) && new URL(request.url).searchParams.get("format") !== "json") {
     const page = renderDocsHtml(docs, new URL(request.url).origin);
     return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:" } });
   }

@@ -4,6 +4,7 @@ import { ExecuteRequestSchema, LANGUAGES, ValidateRequestSchema } from "../../sc
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "../errors";
+import packageJson from "../../package.json";
 
 // GET /openapi.json: an OpenAPI 3.1 document whose schemas are generated from the same valibot schemas the
 // handlers parse with, so the description cannot drift from what is enforced. test/dx/openapi.test.ts checks it
@@ -239,7 +240,7 @@ function buildDocument() {
     openapi: "3.1.0",
     info: {
       title: "code-exec",
-      version: "0.1.0",
+      version: packageJson.version,
       description:
         "Runs JavaScript and TypeScript in a fresh, network-less V8 isolate per execution (Cloudflare Worker Loader). Runtime APIs and limits: GET /docs.",
     },
