@@ -41,13 +41,15 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     ...partial,
   });
 
-  const prepared = await prepare(request.code, request.language);
   const warnings: string[] = [];
-  // The "running" row is written while the code runs, not before: each D1 write is a round trip (about 10 ms
-  // locally, measured by npm run bench), and the result is stored only after this write has landed.
+  // The "running" row must land before the child starts: a child that wedges the local runtime (a catastrophic
+  // regex) freezes every isolate in the process, D1's included, and only a row already written can be swept to
+  // "aborted" after the restart. Preparing the code overlaps the write, which hides it for TypeScript.
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
+  const prepared = await prepare(request.code, request.language);
+  await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
@@ -65,7 +67,6 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
   }
-  await startRecorded;
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
   );
