@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ErrorCode, ServiceError, type ErrorIssue } from "./errors";
+import { readCapped } from "./read-capped";
 
 // Parse-once-at-the-edge helpers shared by HTTP and RPC.
 
@@ -34,7 +35,11 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body is ${declared} bytes; the limit is ${maxBytes} bytes`);
   }
-  const bytes = await readLimited(request, maxBytes);
+  const bytes = await readCapped(
+    request.body,
+    maxBytes,
+    () => new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${maxBytes} bytes`),
+  );
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") throw new ServiceError(ErrorCode.INVALID_JSON, "Request body is empty; expected a JSON object");
   try {
@@ -43,28 +48,4 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     const detail = error instanceof Error ? error.message : String(error);
     throw new ServiceError(ErrorCode.INVALID_JSON, `Request body is not valid JSON: ${detail}`);
   }
-}
-
-async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -4,6 +4,7 @@ import { handleCall, remainingMs, type CallNote, type CapabilityProps } from "./
 import * as limits from "./limits";
 import { CapabilityFailure, parseArgument, type Reply } from "./reply";
 import { checkUrl, describeUrl } from "./url-policy";
+import { readCapped } from "../read-capped";
 
 export interface ApiProps extends CapabilityProps {
   allowedDomains: string[];
@@ -201,7 +202,7 @@ async function readResponse(response: Response, url: URL, signal: AbortSignal, n
     await response.body?.cancel();
     throw new CapabilityFailure("SIZE_LIMIT_EXCEEDED", `the response is ${declared} bytes; the limit is ${limits.MAX_API_RESPONSE_BYTES}`);
   }
-  const bytes = await readCapped(response, url, signal);
+  const bytes = await readResponseBody(response, url, signal);
   note.responseBytes = bytes.byteLength;
   const text = new TextDecoder().decode(bytes);
   const contentType = response.headers.get("content-type") ?? "";
@@ -215,40 +216,21 @@ async function readResponse(response: Response, url: URL, signal: AbortSignal, n
   };
 }
 
-async function readCapped(response: Response, url: URL, signal: AbortSignal): Promise<Uint8Array> {
-  if (!response.body) return new Uint8Array();
-  const reader = response.body.getReader();
+async function readResponseBody(response: Response, url: URL, signal: AbortSignal): Promise<Uint8Array> {
   const aborted = new Promise<never>((_, reject) => {
     const fail = () => reject(new CapabilityFailure("TIMEOUT", `${url.host} did not finish within the execution's remaining time`));
     if (signal.aborted) fail();
     else signal.addEventListener("abort", fail, { once: true });
   });
-  // Observed only through the race below; without this, a deadline after a successful read is an unhandled rejection.
+  // Observed only through the race in readCapped; without this, a deadline after a successful read is an unhandled rejection.
   aborted.catch(() => {});
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  const tooLarge = () => new CapabilityFailure("SIZE_LIMIT_EXCEEDED", `the response is over ${limits.MAX_API_RESPONSE_BYTES} bytes`);
   try {
-    for (;;) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      total += value.byteLength;
-      if (total > limits.MAX_API_RESPONSE_BYTES) {
-        throw new CapabilityFailure("SIZE_LIMIT_EXCEEDED", `the response is over ${limits.MAX_API_RESPONSE_BYTES} bytes`);
-      }
-      chunks.push(value);
-    }
+    return await readCapped(response.body, limits.MAX_API_RESPONSE_BYTES, tooLarge, aborted);
   } catch (error) {
-    await reader.cancel().catch(() => {});
     if (error instanceof CapabilityFailure) throw error;
     throw upstreamFailure(error, url);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function parseJsonOr(text: string): unknown {
