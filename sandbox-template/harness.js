@@ -25,6 +25,8 @@ const CLOCK_EVERY_STEPS = 1024;
 const now = Date.now;
 const nowIso = () => new Date(now()).toISOString();
 const schedule = setTimeout;
+// User code runs before the race below is set up and could replace Promise.race to hang or fake its outcome.
+const race = Promise.race.bind(Promise);
 const unschedule = clearTimeout;
 
 class ExecutionTimeout extends Error {
@@ -178,7 +180,7 @@ export default class Harness extends WorkerEntrypoint {
       }
     })();
 
-    const outcome = await Promise.race([execution, timer]);
+    const outcome = await race([execution, timer]);
     unschedule(handle);
 
     if (control.isTripped() || outcome.kind === "timeout") {

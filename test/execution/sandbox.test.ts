@@ -118,3 +118,11 @@ describe("result encoding", () => {
     expect(JSON.stringify(result.result)).toBe('{"__proto__":{"x":1}}');
   });
 });
+
+describe("user code cannot steer the harness", () => {
+  it("still times out when the code replaces Promise.race and Date.now", async () => {
+    const code = "Promise.race = () => Promise.resolve({ kind: 'returned', value: 'forged' }); Date.now = () => 0; await new Promise(() => {});";
+    const result = await execute({ code, config: { timeout: 300 } });
+    expect(result).toMatchObject({ status: "timeout", error: { code: "TIMEOUT" } });
+  });
+});
