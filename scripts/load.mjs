@@ -143,6 +143,8 @@ let baseUrl;
 const authHeaders = () => (options.key ? { authorization: `Bearer ${options.key}` } : {});
 
 let tokenSeq = 0;
+/** wrangler's ProxyWorker answers 500 "Network connection lost" when it loses the runtime; see the end of main. */
+let sawConnectionLost = false;
 const runId = Math.random().toString(36).slice(2, 8);
 
 /** fetch() says only "fetch failed"; the socket-level reason is in its cause. */
@@ -168,6 +170,7 @@ async function executeOne(kind) {
     sample.latencyMs = performance.now() - started;
     sample.httpStatus = response.status;
     if (response.status !== 200) {
+      if (text.includes("Network connection lost")) sawConnectionLost = true;
       sample.failure = `HTTP ${response.status}: ${text.slice(0, 200)}`;
       return sample;
     }
@@ -194,6 +197,7 @@ function latencyTable(samples) {
   const rows = [];
   for (const kind of [...KIND_NAMES, "all"]) {
     const mine = samples.filter((s) => kind === "all" || s.kind === kind);
+    if (mine.length === 0) continue;
     const sorted = mine.map((s) => s.latencyMs).sort((a, b) => a - b);
     rows.push({
       kind,
@@ -320,9 +324,10 @@ function workerdProcesses(rootPid) {
   });
 }
 
-function rssMb(pid) {
+/** Resident memory in MB, and the anonymous part of it (heap, as opposed to mapped files such as SQLite's). */
+function rssMb(pid, field = "VmRSS") {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Number(match[1]) / 1024 : undefined;
   } catch {
     return undefined;
@@ -339,7 +344,10 @@ async function runSoak(processes) {
   const rss = [];
   const sampleRss = () => {
     const row = { done: samples.length, atS: (performance.now() - began) / 1000 };
-    for (const p of processes) row[p.role] = rssMb(p.pid);
+    for (const p of processes) {
+      row[p.role] = rssMb(p.pid);
+      row[`${p.role} anon`] = rssMb(p.pid, "RssAnon");
+    }
     rss.push(row);
   };
   const began = performance.now();
@@ -362,7 +370,7 @@ async function runSoak(processes) {
   console.log(`\n${samples.length} executions in ${elapsedS.toFixed(1)} s: ${(samples.length / elapsedS).toFixed(1)} executions/s`);
   latencyTable(samples);
 
-  const roles = processes.map((p) => p.role);
+  const roles = processes.flatMap((p) => [p.role, `${p.role} anon`]);
   const rows = [];
   for (let tenth = 0; tenth <= 10; tenth++) {
     const target = Math.round((tenth / 10) * total);
@@ -511,7 +519,15 @@ try {
       checks.push({ name: "no reload during the run", failures: ["source files changed"] });
       console.error(`FAIL wrangler dev reloaded ${service.reloads} time(s) during the run because a source file changed; run again without editing`);
     }
-    if (service.proc.exitCode !== null) console.error(`wrangler dev exited during the run:\n${service.output().slice(-3000)}`);
+    if (service.proc.exitCode !== null) {
+      console.error(`wrangler dev exited during the run:\n${service.output().slice(-3000)}`);
+      if (sawConnectionLost || /Network connection lost/.test(service.output())) {
+        console.error(
+          "This is wrangler dev's own failure mode (README, Reliability): its ProxyWorker loses the connection to the " +
+            "runtime under many concurrent local D1 writes and wrangler exits (cloudflare/workers-sdk#15451).",
+        );
+      }
+    }
     await stopService(service);
   }
 }
