@@ -3,6 +3,7 @@ import type { ExecutionRecord, ExecutionSummary, HistoryStatus, ListExecutionsOp
 import type { ExecutionError, LogEntry } from "../../schemas/result";
 import type { Caller } from "../execution/pipeline";
 import { listCapabilityCalls } from "./capability-calls";
+import { withWriteSlot } from "./write-slots";
 
 // SQL for the executions table. Everything that reads or writes a row goes through here.
 
@@ -35,7 +36,7 @@ export interface FinishedFields {
 }
 
 export async function insertStarted(db: D1Database, row: StartedRow): Promise<void> {
-  await insertStatement(db, row, "running", null).run();
+  await withWriteSlot(() => insertStatement(db, row, "running", null).run());
 }
 
 /**
@@ -44,6 +45,10 @@ export async function insertStarted(db: D1Database, row: StartedRow): Promise<vo
  * orphan sweep already marked aborted is overwritten: the real outcome beats the guess.
  */
 export async function completeExecution(db: D1Database, row: StartedRow, fields: FinishedFields): Promise<void> {
+  return withWriteSlot(() => completeNow(db, row, fields));
+}
+
+async function completeNow(db: D1Database, row: StartedRow, fields: FinishedFields): Promise<void> {
   const updated = await db
     .prepare(
       `UPDATE executions SET status = ?, success = ?, result_json = ?, logs_json = ?, error_json = ?,
