@@ -3,8 +3,8 @@
 // many fresh-isolate executions while sampling workerd's memory.
 //
 // Load mode: --clients concurrent clients (default 100) for --duration seconds (default 30), each sending POST
-// /execute in a loop with a random kind of program: fast JS, TypeScript, console-heavy, a runtime error, a runaway
-// loop with a 200-500 ms timeout. Every request carries a unique token in its context and every kind echoes it
+// /execute in a loop with a random kind of program (--kinds to choose): fast-js, typescript, console (200 lines),
+// error (a throw), runaway (a loop with a 200-500 ms timeout). One request of each kind warms up first. Every request carries a unique token in its context and every kind echoes it
 // back (result, logs or error message), so a response that belongs to another request is caught. Afterwards
 // every executionId is read back from GET /executions/:id. Fails (exit 1) on any 5xx, any response without its own
 // token, any duplicate id, or any execution without a complete history record.
