@@ -239,7 +239,7 @@ async function startWrangler(label, config, readyPath) {
   if (label === "service") applyMigrations(config, stateDir);
   const child = spawn(
     WRANGLER,
-    ["dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(randomPort()), "--log-level", "warn"],
+    ["dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(randomPort()), "--log-level", "warn", "--var", "HISTORY_WRITES_IN_FLIGHT:4"],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   const entry = { label, child, stateDir, output: "" };

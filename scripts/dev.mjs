@@ -41,6 +41,8 @@ const MAX_RESTARTS_IN_WINDOW = 5;
 const CRASH_WINDOW_MS = 60_000;
 
 const args = process.argv.slice(2);
+/** Caps history writes in flight: local wrangler dev loses its runtime under many (worker/history/write-slots.ts). */
+const LOCAL_VARS = ["--var", "HISTORY_WRITES_IN_FLIGHT:4"];
 const tag = process.stdout.isTTY ? "\x1b[1;35m[code-exec dev]\x1b[0m" : "[code-exec dev]";
 const say = (message) => console.error(`${tag} ${message}`);
 
@@ -85,7 +87,7 @@ function start() {
   const env = { ...CHILD_ENV, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) };
   // Own process group, so a restart (and Ctrl-C) can take down wrangler and both of its workerd processes at once.
   // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
-  const proc = spawn(WRANGLER, ["dev", ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
   child = state;
   const relay = (stream, sink) => {

@@ -60,7 +60,7 @@ async function startServer({ vars = {} } = {}) {
   migrate(persistTo);
   const port = randomPort();
   const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(randomPort()), "--persist-to", persistTo, "--show-interactive-dev-session=false", ...varArgs];
+  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(randomPort()), "--persist-to", persistTo, "--show-interactive-dev-session=false", "--var", "HISTORY_WRITES_IN_FLIGHT:4", ...varArgs];
   const proc = spawn(WRANGLER, args, { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   proc.stdout.on("data", (chunk) => (output += chunk));

@@ -441,7 +441,7 @@ async function startService() {
   const inspectorPort = await freePort();
   const proc = spawn(
     WRANGLER,
-    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(inspectorPort)],
+    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(inspectorPort), "--var", "HISTORY_WRITES_IN_FLIGHT:4"],
     // Own process group: stopping it takes down wrangler and both workerd processes, and nothing else.
     { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );

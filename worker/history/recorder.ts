@@ -3,6 +3,7 @@ import type { ExecutionRecorder, StartedExecution } from "../execution/pipeline"
 import { MAX_STORED_CONTEXT_BYTES, MAX_STORED_ERROR_BYTES, MAX_STORED_LOGS_BYTES, MAX_STORED_RESULT_BYTES, capJson, capLogs, truncateText } from "./caps";
 import { completeExecution, insertStarted, type StartedRow } from "./executions-store";
 import { staleAfter, sweepOrphans } from "./orphans";
+import { configureWriteSlots } from "./write-slots";
 
 /** Orphans left by a previous process are swept when a fresh isolate records its first execution. */
 let sweptInThisIsolate = false;
@@ -13,6 +14,7 @@ let sweptInThisIsolate = false;
  */
 export function createRecorder(env: Env, ctx: ExecutionContext): ExecutionRecorder {
   const db = env.EXECUTIONS_DB;
+  configureWriteSlots(env.HISTORY_WRITES_IN_FLIGHT);
   const rows = new Map<string, Promise<StartedRow>>();
   const rowFor = (execution: StartedExecution): Promise<StartedRow> => {
     let row = rows.get(execution.executionId);

@@ -8,3 +8,8 @@ interface Env {
   /** Secret (`wrangler secret put AI_API_KEY` or .dev.vars): bearer token for the OpenAI-compatible endpoint. */
   AI_API_KEY?: string;
 }
+
+interface Env {
+  /** Local-only workaround (worker/history/write-slots.ts): the dev scripts pass it with --var; deployments leave it unset. */
+  HISTORY_WRITES_IN_FLIGHT?: string;
+}
