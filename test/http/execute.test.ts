@@ -180,3 +180,13 @@ describe("RPC", () => {
     expect(viaRpc.error?.message).toMatch(/^UNSUPPORTED_LANGUAGE: /);
   });
 });
+
+describe("logged errors", () => {
+  it("show stack frames at the caller's own lines, without the sandbox's frames", async () => {
+    const code = "function fail() {\n  for (let i = 0; i < 1; i++) {}\n  return new Error('something failed');\n}\nconsole.error(fail());";
+    const { logs } = await execute({ code });
+    const message = logs[0]?.message ?? "";
+    expect(message).toMatch(/^Error: something failed\n\s+at fail \(code:3:10\)\n\s+at code:5:15$/);
+    expect(message).not.toMatch(/harness\.js|user\.js/);
+  });
+});

@@ -137,7 +137,7 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
 }
 
 function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
-  const logs: LogEntry[] = reply.logs;
+  const logs: LogEntry[] = reply.logs.map((entry) => ({ ...entry, message: userStackText(entry.message, program) }));
   if (reply.status === "success") {
     return {
       success: true,
@@ -171,6 +171,27 @@ function parseResult(json: string): unknown {
   } catch {
     return { $type: "unencodable", message: "the sandbox returned a result that is not JSON" };
   }
+}
+
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities)\.js:\d+:\d+\)?$/;
+
+/**
+ * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames
+ * in user.js point at instrumented code. Harness frames are dropped and user frames become `code:line:column` in
+ * the caller's own source.
+ */
+function userStackText(message: string, program: InstrumentedProgram): string {
+  if (!message.includes(".js:")) return message;
+  return message
+    .split("\n")
+    .filter((line) => !SANDBOX_FRAME.test(line))
+    .map((line) =>
+      line.replace(/\buser\.js:(\d+):(\d+)/g, (_match, line: string, column: string) => {
+        const position = program.toSourcePosition({ line: Number(line), column: Number(column) });
+        return position ? `code:${position.line}:${position.column}` : "code";
+      }),
+    )
+    .join("\n");
 }
 
 /** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
