@@ -39,10 +39,11 @@ export function parseUserCode(code: string): acorn.Program {
   });
 }
 
-export function analyze(code: string): AnalyzeOutcome {
+/** `parsed`, when given, must be parseUserCode(code): the TypeScript fast path has already parsed it. */
+export function analyze(code: string, parsed?: acorn.Program): AnalyzeOutcome {
   let ast: acorn.Program;
   try {
-    ast = parseUserCode(code);
+    ast = parsed ?? parseUserCode(code);
   } catch (error) {
     return { ok: false, issues: [syntaxIssue(error)] };
   }

@@ -1,3 +1,4 @@
+import type * as acorn from "acorn";
 import type { Language } from "../../schemas/execute";
 import type { ValidationIssue } from "../../schemas/result";
 import { analyze } from "./analyze";
@@ -29,13 +30,15 @@ export async function prepare(code: string, language: Language): Promise<Prepare
 async function prepareOrOverflow(code: string, language: Language): Promise<PrepareOutcome> {
   let js = code;
   let transpiledMap: string | undefined;
+  let parsed: acorn.Program | undefined;
   if (language === "typescript") {
     const out = await transpileTypeScript(code);
     if (!out.ok) return { ok: false, issues: out.issues.map((issue) => ({ code: "SYNTAX_ERROR", ...issue })) };
     js = out.code;
     transpiledMap = out.map;
+    parsed = out.ast;
   }
-  const analyzed = analyze(js);
+  const analyzed = analyze(js, parsed);
   if (!analyzed.ok) {
     return { ok: false, issues: transpiledMap ? mapIssues(analyzed.issues, transpiledMap) : analyzed.issues };
   }

@@ -1,6 +1,5 @@
 import * as acorn from "acorn";
 import { tsPlugin } from "@sveltejs/acorn-typescript";
-import MagicString from "magic-string";
 import { parseUserCode } from "./analyze";
 
 /**
@@ -13,7 +12,16 @@ import { parseUserCode } from "./analyze";
  * an ASI hazard that blanking would create, a parse error) returns undefined and esbuild handles it. Blanking keeps
  * every line and column where the caller wrote it.
  */
-export function stripTypes(source: string): { code: string; map: string } | undefined {
+/**
+ * What the fast path hands on: the JavaScript and its already-parsed tree (analyze.ts would parse the very same
+ * text with the very same function). No source map: blanking moves nothing, so positions are the caller's.
+ */
+export interface StrippedProgram {
+  code: string;
+  ast: acorn.Program;
+}
+
+export function stripTypes(source: string): StrippedProgram | undefined {
   try {
     return stripAndProve(source);
   } catch {
@@ -22,7 +30,7 @@ export function stripTypes(source: string): { code: string; map: string } | unde
   }
 }
 
-function stripAndProve(source: string): { code: string; map: string } | undefined {
+function stripAndProve(source: string): StrippedProgram | undefined {
   const tsAst = TypeScriptParser.parse(source, TS_PARSE_OPTIONS) as unknown as Node;
   if (!(tsAst.body as Node[]).every(isPlainStatement)) return undefined;
 
@@ -31,12 +39,9 @@ function stripAndProve(source: string): { code: string; map: string } | undefine
   const ranges = merge(found);
   const blanked = blank(source, ranges);
 
-  const jsAst = parseUserCode(blanked) as unknown as Node;
+  const jsAst = parseUserCode(blanked);
   if (!sameAfterErasure(tsAst, jsAst)) return undefined;
-
-  const s = new MagicString(source);
-  for (const [start, end] of ranges) s.overwrite(start, end, blanked.slice(start, end));
-  return { code: blanked, map: s.generateMap({ hires: true, source: "user.ts" }).toString() };
+  return { code: blanked, ast: jsAst };
 }
 
 type Node = { type: string; start: number; end: number; [key: string]: unknown };
@@ -178,7 +183,7 @@ function charAfter(source: string, char: string, from: number): [number, number]
   return at >= 0 ? [at, at + 1] : [0, 0];
 }
 
-/** Sorted, without empty or overlapping ranges (MagicString edits must not overlap). */
+/** Sorted, without empty or overlapping ranges, as blank() needs. */
 function merge(ranges: [number, number][]): [number, number][] {
   const merged: [number, number][] = [];
   for (const [start, end] of ranges.filter(([a, b]) => a >= 0 && b > a).sort((a, b) => a[0] - b[0])) {

@@ -1,6 +1,7 @@
 import * as esbuild from "esbuild-wasm/esm/browser.js";
 // wrangler and the test pool both import .wasm files as compiled WebAssembly.Module objects.
 import esbuildWasm from "esbuild-wasm/esbuild.wasm";
+import type * as acorn from "acorn";
 import { stripTypes } from "./strip-types";
 
 export interface TranspileIssue {
@@ -10,7 +11,8 @@ export interface TranspileIssue {
 }
 
 export type TranspileOutcome =
-  | { ok: true; code: string; map: string }
+  /** `map` is absent when positions did not move; `ast` is present when the JavaScript is already parsed. */
+  | { ok: true; code: string; map?: string; ast?: acorn.Program }
   | { ok: false; issues: TranspileIssue[] };
 
 /**
@@ -86,7 +88,7 @@ const esbuildOutcomes = new Map<string, TranspileOutcome>();
 let esbuildCacheChars = 0;
 
 const weight = (source: string, outcome: TranspileOutcome) =>
-  source.length + (outcome.ok ? outcome.code.length + outcome.map.length : 0);
+  source.length + (outcome.ok ? outcome.code.length + (outcome.map?.length ?? 0) : 0);
 
 function remember(source: string, outcome: TranspileOutcome): void {
   const chars = weight(source, outcome);
