@@ -12,11 +12,11 @@ import { getExecution, listExecutions } from "./history/queries";
 import { executeRequest } from "./execution/pipeline";
 import { parseInput } from "./parse";
 import { createRecorder } from "./history/recorder";
-import { ErrorCode, ServiceError } from "./errors";
+import { ServiceError } from "./errors";
 
-function asRpcError<T>(fn: () => T): T {
+async function asRpcError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (error) {
     if (error instanceof ServiceError) throw new TypeError(`${error.code}: ${error.message}`);
     throw error;
@@ -35,24 +35,20 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
     context?: ExecuteRequestInput["context"],
     config?: ExecuteRequestInput["config"],
   ): Promise<ExecutionResult> {
-    const input = asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
+    const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
     const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
     return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
   }
 
   /** The full record, as GET /executions/:id. Service bindings are trusted: they see every caller's executions. */
   async getExecution(id: string): Promise<ExecutionRecord> {
-    const executionId = asRpcError(() => parseInput(v.pipe(v.string("id must be a string"), v.nonEmpty("id must not be empty")), id));
-    const record = await getExecution(this.env.EXECUTIONS_DB, executionId, { sees: "all" });
-    return asRpcError(() => {
-      if (!record) throw new ServiceError(ErrorCode.NOT_FOUND, `No execution with id ${JSON.stringify(executionId)}`);
-      return record;
-    });
+    const executionId = await asRpcError(() => parseInput(v.pipe(v.string("id must be a string"), v.nonEmpty("id must not be empty")), id));
+    return asRpcError(() => getExecution(this.env.EXECUTIONS_DB, executionId, { sees: "all" }));
   }
 
   /** Newest first, as GET /executions (limit 1-100, default 10; offset; optional status and language filters). */
   async listExecutions(options?: ListExecutionsOptionsInput): Promise<ListExecutionsResponse> {
-    const parsed = asRpcError(() => parseInput(ListExecutionsOptionsSchema, options ?? {}));
+    const parsed = await asRpcError(() => parseInput(ListExecutionsOptionsSchema, options ?? {}));
     return listExecutions(this.env.EXECUTIONS_DB, parsed, { sees: "all" });
   }
 }

@@ -1,14 +1,10 @@
 import { ListExecutionsQuerySchema } from "../../schemas/history";
-import { ErrorCode, ServiceError } from "../errors";
 import { getExecution, listExecutions } from "../history/queries";
 import { parseInput } from "../parse";
 import type { Authenticated } from "./auth";
 
 export async function handleGetExecution(id: string, env: Env, auth: Authenticated): Promise<Response> {
-  const record = await getExecution(env.EXECUTIONS_DB, id, auth.viewer);
-  // Another caller's execution answers exactly like a missing one: its existence is private too.
-  if (!record) throw new ServiceError(ErrorCode.NOT_FOUND, `No execution with id ${JSON.stringify(id)}`);
-  return Response.json(record);
+  return Response.json(await getExecution(env.EXECUTIONS_DB, id, auth.viewer));
 }
 
 export async function handleListExecutions(request: Request, env: Env, auth: Authenticated): Promise<Response> {
