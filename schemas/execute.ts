@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
+import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_CONTEXT_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
 
 export const LANGUAGES = ["javascript", "typescript"] as const;
 export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
@@ -49,6 +49,10 @@ export type ExecuteConfig = v.InferOutput<typeof ExecuteConfigSchema>;
 
 export const ContextSchema = v.pipe(
   v.record(v.string(), v.unknown(), "context must be a JSON object"),
+  v.check(
+    (context) => new TextEncoder().encode(JSON.stringify(context)).byteLength <= MAX_CONTEXT_BYTES,
+    `context must be at most ${MAX_CONTEXT_BYTES} bytes as JSON`,
+  ),
   v.description("Made available to the code as `context` (a deep copy)."),
 );
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_CODE_BYTES } from "../../schemas/limits";
+import { MAX_CODE_BYTES, MAX_CONTEXT_BYTES } from "../../schemas/limits";
 import { execute, post, rpc } from "../helpers";
 
 describe("POST /execute: the seed's examples", () => {
@@ -148,6 +148,14 @@ describe("request-level errors", () => {
     const over = await post("/execute", { code: exact + "x" });
     expect(over.status).toBe(413);
     expect(await over.json()).toMatchObject({ error: { code: "PAYLOAD_TOO_LARGE" } });
+  });
+
+  it("answers a context over its documented limit with 400 naming context", async () => {
+    const response = await post("/execute", { code: "return 1", context: { blob: "x".repeat(MAX_CONTEXT_BYTES) } });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; issues: { path: string }[] } };
+    expect(body.error.code).toBe("VALIDATION_ERROR");
+    expect(body.error.issues[0]?.path).toBe("context");
   });
 
   it("answers 405 for GET /execute and 404 for unknown routes", async () => {

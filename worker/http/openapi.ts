@@ -165,7 +165,7 @@ export const OPERATIONS: Operation[] = [
   },
 ];
 
-// max_bytes has no JSON Schema keyword: a UTF-8 byte cap implies the same cap in characters, and the exact rule
+// max_bytes and check have no JSON Schema keyword: a UTF-8 byte cap implies the same cap in characters, and the exact rule
 // travels in an extension keyword and the description.
 const conversion = (typeMode: "input" | "output"): ConversionConfig => ({
   target: "draft-2020-12",
@@ -178,6 +178,10 @@ const conversion = (typeMode: "input" | "output"): ConversionConfig => ({
       return { ...context.jsonSchema, maxLength: maxBytes, "x-maxBytes": maxBytes };
     }
     if (context.valibotAction.type === "trim" || context.valibotAction.type === "to_lower_case") return context.jsonSchema;
+    // A check (e.g. context's JSON byte size) has no keyword either; its message states the rule.
+    if (context.valibotAction.type === "check") {
+      return { ...context.jsonSchema, "x-check": String((context.valibotAction as unknown as { message?: unknown }).message) };
+    }
     return undefined;
   },
 });
