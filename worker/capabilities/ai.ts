@@ -2,6 +2,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import * as v from "valibot";
 import { handleCall, remainingMs, withinMs, type CallNote, type CapabilityProps } from "./capability-call";
 import * as limits from "./limits";
+import { readCapped } from "../read-capped";
 import { CapabilityFailure, parseArgument, type Reply } from "./reply";
 
 export type AiProps = CapabilityProps;
@@ -109,8 +110,18 @@ async function runHttp(baseUrl: string, apiKey: string | undefined, model: strin
     await response.body?.cancel();
     throw new CapabilityFailure("UPSTREAM_ERROR", `the AI provider answered ${response.status} ${response.statusText}`.trim());
   }
-  const text = await response.text();
-  if (text.length > limits.MAX_AI_RESPONSE_BYTES) throw new CapabilityFailure("UPSTREAM_ERROR", "the AI provider's answer is too large");
+  // Read with the cap, not after it: a provider that sends no content-length could otherwise stream without end.
+  const tooLarge = () => new CapabilityFailure("UPSTREAM_ERROR", "the AI provider's answer is too large");
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readCapped(response.body, limits.MAX_AI_RESPONSE_BYTES, tooLarge));
+  } catch (error) {
+    if (error instanceof CapabilityFailure) throw error;
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new CapabilityFailure("TIMEOUT", `the AI provider did not finish within ${timeoutMs} ms`);
+    }
+    throw new CapabilityFailure("UPSTREAM_ERROR", "the AI provider's answer broke off");
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
