@@ -1,3 +1,5 @@
+import type { ErrorBody } from "../schemas/meta";
+
 // The one error taxonomy for request-level failures. Failures of the user's code are not errors here: they are
 // data in the execution result (schemas/result.ts, EXECUTION_ERROR_CODES) and are answered with a 200.
 
@@ -47,7 +49,7 @@ export class ServiceError extends Error {
     return HTTP_STATUS[this.code];
   }
 
-  toBody(): { error: { code: ErrorCode; message: string; issues?: ErrorIssue[] } } {
+  toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
   }
 }
@@ -60,6 +62,6 @@ export function errorResponse(error: unknown): Response {
     return Response.json(error.toBody(), { status: error.status, headers });
   }
   console.error("unhandled error", error);
-  const body = { error: { code: ErrorCode.INTERNAL_ERROR, message: "Internal error" } };
+  const body: ErrorBody = { error: { code: ErrorCode.INTERNAL_ERROR, message: "Internal error" } };
   return Response.json(body, { status: HTTP_STATUS.INTERNAL_ERROR });
 }

@@ -1,8 +1,10 @@
 import { LANGUAGES } from "../../schemas/execute";
+import type { HealthResponse, LanguagesResponse } from "../../schemas/meta";
 import { renderDocsHtml, runtimeDocs } from "../docs";
 
 export function handleHealth(): Response {
-  return Response.json({ status: "ok", service: "code-exec", time: new Date().toISOString() });
+  const body: HealthResponse = { status: "ok", service: "code-exec", time: new Date().toISOString() };
+  return Response.json(body);
 }
 
 export function handleLanguages(): Response {
@@ -19,10 +21,11 @@ export function handleLanguages(): Response {
         "Types are erased, not checked: erasable syntax is blanked in place (verified against the erased syntax tree), everything else (enums, namespaces, parameter properties) goes through esbuild. Decorators are passed through and rejected, as V8 does not run them yet. Errors point at the TypeScript source.",
     },
   };
-  return Response.json({
+  const body: LanguagesResponse = {
     languages: LANGUAGES.map((id) => ({ id, name: id === "javascript" ? "JavaScript" : "TypeScript", ...notes[id] })),
     default: "javascript",
-  });
+  };
+  return Response.json(body);
 }
 
 export function handleDocs(request: Request): Response {

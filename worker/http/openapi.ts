@@ -1,6 +1,7 @@
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
-import { ExecuteRequestSchema, LANGUAGES, ValidateRequestSchema } from "../../schemas/execute";
+import { ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execute";
+import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "../../schemas/meta";
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "../errors";
@@ -9,32 +10,6 @@ import packageJson from "../../package.json";
 // GET /openapi.json: an OpenAPI 3.1 document whose schemas are generated from the same valibot schemas the
 // handlers parse with, so the description cannot drift from what is enforced. test/dx/openapi.test.ts checks it
 // against the OpenAPI 3.1 meta-schema and checks that every route the router serves is described here.
-
-export const ErrorBodySchema = v.pipe(
-  v.object({
-    error: v.object({
-      code: v.picklist(Object.values(ErrorCode)),
-      message: v.string(),
-      issues: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
-    }),
-  }),
-  v.description("Request-level failure. Failures of the submitted code are not errors here: they are a 200 with success: false."),
-);
-
-const HealthResponseSchema = v.object({ status: v.literal("ok"), service: v.string(), time: v.pipe(v.string(), v.isoTimestamp()) });
-
-const LanguagesResponseSchema = v.object({
-  languages: v.array(
-    v.object({
-      id: v.picklist(LANGUAGES),
-      name: v.string(),
-      status: v.string(),
-      notes: v.string(),
-      extensions: v.array(v.string()),
-    }),
-  ),
-  default: v.picklist(LANGUAGES),
-});
 
 /** Request bodies convert their input type (defaults make fields optional); responses their output type. */
 const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema };
