@@ -12,21 +12,14 @@
 // (comma-separated names, default all; floor and js are always measured, the ratios need them).
 // MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd, e.g. "--no-flush-liftoff-code" to compare.
 
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import * as esbuild from "esbuild-wasm";
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+import { ROOT, startLocalService } from "./local-service.mjs";
 
 const SEQUENTIAL_REQUESTS = positiveInt("BENCH_REQUESTS", 60);
 const CONCURRENCY = positiveInt("BENCH_CONCURRENCY", 4);
 const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 60);
 const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
-const READY_TIMEOUT_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 function positiveInt(name, fallback) {
@@ -126,10 +119,10 @@ let stopping = false;
 
 async function main() {
   const [service, floor] = await Promise.all([
-    startWrangler("service", join(ROOT, "wrangler.jsonc"), "/health"),
-    startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), "/"),
+    startWrangler("service", join(ROOT, "wrangler.jsonc"), { path: "/health" }),
+    startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), { path: "/", method: "POST" }),
   ]);
-  const urls = { service: `${service.origin}/execute`, floor: `${floor.origin}/` };
+  const urls = { service: `${service.url}/execute`, floor: `${floor.url}/` };
   const send = async (workload) => timedRequest(urls[workload.target], await workload.body());
 
   console.log(`warm-up: ${WARMUP_REQUESTS} requests per workload`);
@@ -217,72 +210,30 @@ function percentile(values, p) {
 
 const round = (ms) => Math.round(ms * 10) / 10;
 
-const randomPort = () => 18000 + Math.floor(Math.random() * 2000);
-
-/** The service records every execution in D1: its tables must exist, as in any real deployment. */
-const SERVICE_DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
-
-function applyMigrations(config, stateDir) {
-  for (const binding of SERVICE_DATABASES) {
-    const result = spawnSync(
-      WRANGLER,
-      ["d1", "migrations", "apply", binding, "--local", "--config", config, "--persist-to", stateDir],
-      { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } },
-    );
-    if (result.status !== 0) throw new Error(`migrating ${binding} failed:\n${result.stdout}\n${result.stderr}`);
-  }
-}
-
-async function startWrangler(label, config, readyPath) {
-  const port = randomPort();
-  const stateDir = mkdtempSync(join(tmpdir(), `code-exec-bench-${label}-`));
-  if (label === "service") applyMigrations(config, stateDir);
-  const child = spawn(
-    WRANGLER,
-    ["dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(randomPort()), "--log-level", "warn", "--var", "HISTORY_WRITES_IN_FLIGHT:4"],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
-  const entry = { label, child, stateDir, output: "" };
-  started.push(entry);
-  for (const stream of [child.stdout, child.stderr]) stream.on("data", (chunk) => (entry.output += chunk));
-  child.on("exit", (code) => {
+function watchExit(service) {
+  started.push(service);
+  service.proc.on("exit", (code) => {
     if (!stopping) {
-      console.error(`${label} (wrangler dev) exited early with ${code}:\n${entry.output.slice(-2000)}`);
+      console.error(`${service.label} (wrangler dev) exited early with ${code}:\n${service.output().slice(-2000)}`);
       process.exitCode = 1;
     }
   });
-
-  const origin = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${label} did not start`);
-    try {
-      const response = await fetch(`${origin}${readyPath}`, { method: readyPath === "/" ? "POST" : "GET", signal: AbortSignal.timeout(5_000) });
-      if (response.ok) return { origin };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${label} was not ready within ${READY_TIMEOUT_MS} ms:\n${entry.output.slice(-2000)}`);
+  return service;
 }
 
-function stopAll() {
+async function startWrangler(label, config, ready) {
+  // Only the service has databases; the floor is one trivial isolate per request and nothing else.
+  const service = await startLocalService({ label: `bench-${label}`, config, migrate: label === "service", ready, args: ["--log-level", "warn"] });
+  return watchExit({ ...service, label });
+}
+
+async function stopAll() {
   stopping = true;
-  for (const { child, stateDir } of started) {
-    // detached: the negative pid reaches wrangler and the workerd it started, and nothing else.
-    try {
-      if (child.exitCode === null) process.kill(-child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  await Promise.all(started.map((service) => service.stop()));
 }
 
 process.on("SIGINT", () => {
-  stopAll();
-  process.exit(130);
+  void stopAll().finally(() => process.exit(130));
 });
 
 try {
@@ -291,5 +242,5 @@ try {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
 } finally {
-  stopAll();
+  await stopAll();
 }

@@ -12,21 +12,10 @@
 // Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
 // Tuning (environment): DEV_PROBE_INTERVAL_MS, DEV_PROBE_DEADLINE_MS, DEV_PROBE_MISSES.
 
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import path from "node:path";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
-
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "node_modules", ".bin");
-const WRANGLER = path.join(BIN, "wrangler");
-/** wrangler needs Node 22, which the `node` devDependency provides in node_modules/.bin. */
-const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}` };
-/** Local D1 databases and their migrations (wrangler.jsonc); applied before the first start. */
-const DATABASES = [
-  ["EXECUTIONS_DB", "migrations/executions"],
-  ["DATA_DB", "migrations/data"],
-];
+import { CHILD_ENV, LOCAL_VARS, ROOT, WRANGLER, applyLocalMigrations } from "./local-service.mjs";
 
 const PROBE_INTERVAL_MS = Number(process.env.DEV_PROBE_INTERVAL_MS ?? 1_000);
 const PROBE_DEADLINE_MS = Number(process.env.DEV_PROBE_DEADLINE_MS ?? 2_000);
@@ -41,8 +30,6 @@ const MAX_RESTARTS_IN_WINDOW = 5;
 const CRASH_WINDOW_MS = 60_000;
 
 const args = process.argv.slice(2);
-/** Caps history writes in flight: local wrangler dev loses its runtime under many (worker/history/write-slots.ts). */
-const LOCAL_VARS = ["--var", "HISTORY_WRITES_IN_FLIGHT:4"];
 const tag = process.stdout.isTTY ? "\x1b[1;35m[code-exec dev]\x1b[0m" : "[code-exec dev]";
 const say = (message) => console.error(`${tag} ${message}`);
 
@@ -61,19 +48,11 @@ function flagValue(argv, name) {
 
 /** A fresh checkout (or a fresh --persist-to) has empty local databases; applying is idempotent. */
 function applyMigrations() {
-  const persistTo = flagValue(args, "--persist-to");
-  for (const [binding, dir] of DATABASES) {
-    const full = path.join(ROOT, dir);
-    if (!existsSync(full) || !readdirSync(full).some((f) => f.endsWith(".sql"))) continue;
-    const result = spawnSync(
-      WRANGLER,
-      ["d1", "migrations", "apply", binding, "--local", ...(persistTo ? ["--persist-to", persistTo] : [])],
-      { cwd: ROOT, env: { ...CHILD_ENV, CI: "1" }, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" },
-    );
-    if (result.status !== 0) {
-      say(`applying ${dir} to the local ${binding} failed:\n${result.stderr}`);
-      process.exit(1);
-    }
+  try {
+    applyLocalMigrations({ persistTo: flagValue(args, "--persist-to"), config: flagValue(args, "--config") });
+  } catch (error) {
+    say(error instanceof Error ? error.message : String(error));
+    process.exit(1);
   }
 }
 

@@ -9,33 +9,22 @@
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium), E2E_KEEP=1 keeps the temp directories for debugging.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { ROOT, startLocalService } from "./local-service.mjs";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "node_modules", ".bin");
-const WRANGLER = path.join(BIN, "wrangler");
-/** wrangler needs Node 22, which the `node` devDependency provides in node_modules/.bin. */
-const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false" };
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const RESULTS_DIR = path.join(ROOT, "test-results");
-const DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
 
 const STARTUP_DEADLINE_MS = 90_000;
 const STEP_TIMEOUT_MS = 20_000;
-const TERM_GRACE_MS = 3_000;
 /** A key long enough for the service's minimum (worker/http/auth.ts). */
 const E2E_KEY = "e2e-playground-key-0123456789";
 
 const cleanups = [];
 const failures = [];
-
-function randomPort() {
-  return 18_000 + Math.floor(Math.random() * 2_000);
-}
 
 function tempDir(prefix) {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -43,54 +32,11 @@ function tempDir(prefix) {
   return dir;
 }
 
-function migrate(persistTo) {
-  for (const binding of DATABASES) {
-    const result = spawnSync(WRANGLER, ["d1", "migrations", "apply", binding, "--local", "--persist-to", persistTo], {
-      cwd: ROOT,
-      env: { ...CHILD_ENV, CI: "1" },
-      encoding: "utf8",
-    });
-    if (result.status !== 0) throw new Error(`migrations for ${binding} failed:\n${result.stdout}\n${result.stderr}`);
-  }
-}
-
-/** Starts wrangler dev in its own process group so that stopping it also stops its workerd children. */
+/** Our own throw-away service (scripts/local-service.mjs), stopped at the end whatever happens. */
 async function startServer({ vars = {} } = {}) {
-  const persistTo = tempDir("code-exec-e2e-state-");
-  migrate(persistTo);
-  const port = randomPort();
-  const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(randomPort()), "--persist-to", persistTo, "--show-interactive-dev-session=false", "--var", "HISTORY_WRITES_IN_FLIGHT:4", ...varArgs];
-  const proc = spawn(WRANGLER, args, { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  proc.stdout.on("data", (chunk) => (output += chunk));
-  proc.stderr.on("data", (chunk) => (output += chunk));
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((resolve) => proc.once("exit", resolve));
-    try {
-      process.kill(-proc.pid, "SIGTERM");
-    } catch {}
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-proc.pid, "SIGKILL");
-      } catch {}
-    }, TERM_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  cleanups.push(stop);
-  const origin = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + STARTUP_DEADLINE_MS;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`wrangler dev exited early (${proc.exitCode}):\n${output}`);
-    try {
-      const response = await fetch(`${origin}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return { origin, stop, output: () => output };
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  throw new Error(`wrangler dev did not answer /health within ${STARTUP_DEADLINE_MS} ms:\n${output}`);
+  const service = await startLocalService({ label: "e2e", vars, keepState: Boolean(process.env.E2E_KEEP), startupDeadlineMs: STARTUP_DEADLINE_MS });
+  cleanups.push(() => service.stop());
+  return { origin: service.url, stop: () => service.stop(), output: service.output };
 }
 
 async function launchBrowser() {

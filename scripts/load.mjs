@@ -16,26 +16,16 @@
 // directory (local migrations applied there first) and stops it at the end. With --url, pass --key (or
 // CODE_EXEC_API_KEY) if the service has API keys, and --workerd-pid to sample memory.
 
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "node_modules", ".bin");
-const WRANGLER = path.join(BIN, "wrangler");
-/** wrangler needs Node 22, which the `node` devDependency provides in node_modules/.bin. */
-const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", CI: "1" };
-const DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
+import { startLocalService } from "./local-service.mjs";
 
 const STARTUP_DEADLINE_MS = 120_000;
 /** Far above any timeout the workload asks for: a request this slow is a failure, not a data point. */
 const REQUEST_DEADLINE_MS = 30_000;
 const HISTORY_READ_CONCURRENCY = 16;
 const RSS_SAMPLE_INTERVAL_MS = 1_000;
-const TERM_GRACE_MS = 3_000;
 
 const { values: options } = parseArgs({
   options: {
@@ -415,79 +405,24 @@ function describeGrowth(role, rss, total) {
 // ---------------------------------------------------------------------------------------------------------------
 // A service of our own.
 
-async function freePort() {
-  for (;;) {
-    const port = randomInt(18000, 19999);
-    const free = await new Promise((resolve) => {
-      const server = createServer().once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
+/** Our own throw-away service (scripts/local-service.mjs), counting the reloads that would spoil the run. */
 async function startService() {
-  const stateDir = mkdtempSync(path.join(tmpdir(), "code-exec-load-"));
-  for (const binding of DATABASES) {
-    const result = spawnSync(WRANGLER, ["d1", "migrations", "apply", binding, "--local", "--persist-to", stateDir], {
-      cwd: ROOT,
-      env: CHILD_ENV,
-      stdio: ["ignore", "pipe", "pipe"],
-      encoding: "utf8",
-    });
-    if (result.status !== 0) throw new Error(`migrations for ${binding} failed:\n${result.stdout}\n${result.stderr}`);
-  }
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const proc = spawn(
-    WRANGLER,
-    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--inspector-port", String(inspectorPort), "--var", "HISTORY_WRITES_IN_FLIGHT:4"],
-    // Own process group: stopping it takes down wrangler and both workerd processes, and nothing else.
-    { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  const service = { proc, stateDir, url: `http://127.0.0.1:${port}`, output: () => output, reloads: 0 };
-  for (const stream of [proc.stdout, proc.stderr]) {
-    stream.on("data", (chunk) => {
-      output = (output + chunk).slice(-20_000);
-      // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
-      // under the load, which drops requests that have nothing to do with the service's reliability.
-      if (/Reloading local server/.test(chunk.toString())) service.reloads++;
-    });
-  }
-  const deadline = Date.now() + STARTUP_DEADLINE_MS;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) break;
-    try {
-      const response = await fetch(`${service.url}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return service;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await stopService(service);
-  throw new Error(`wrangler dev did not come up:\n${output.slice(-3000)}`);
-}
-
-async function stopService(service) {
-  if (service.proc.exitCode === null && service.proc.signalCode === null) {
-    const exited = new Promise((resolve) => service.proc.once("exit", resolve));
-    const kill = (signal) => {
-      try {
-        process.kill(-service.proc.pid, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    kill("SIGTERM");
-    const timer = setTimeout(() => kill("SIGKILL"), TERM_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
-    kill("SIGKILL");
-  }
-  if (options["keep-state"]) console.log(`state kept in ${service.stateDir}`);
-  else rmSync(service.stateDir, { recursive: true, force: true });
+  const counter = { reloads: 0 };
+  const service = await startLocalService({
+    label: "load",
+    keepState: options["keep-state"],
+    startupDeadlineMs: STARTUP_DEADLINE_MS,
+    // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
+    // under the load, which drops requests that have nothing to do with the service's reliability.
+    onOutput: (chunk) => {
+      if (/Reloading local server/.test(chunk)) counter.reloads++;
+    },
+  });
+  return Object.assign(service, {
+    get reloads() {
+      return counter.reloads;
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -501,7 +436,7 @@ async function main() {
     service = await startService();
     baseUrl = service.url;
     for (const signal of ["SIGINT", "SIGTERM"]) {
-      process.once(signal, () => void stopService(service).finally(() => process.exit(130)));
+      process.once(signal, () => void service.stop().finally(() => process.exit(130)));
     }
   }
   if (SOAK_EXECUTIONS !== undefined) {
@@ -536,7 +471,7 @@ try {
         );
       }
     }
-    await stopService(service);
+    await service.stop();
   }
 }
 const failed = checks.filter((c) => c.failures.length > 0);

@@ -1,0 +1,141 @@
+// Starting and stopping a local code-exec (or any wrangler project) for the scripts: dev, bench, load and e2e.
+// One place knows how: wrangler from node_modules (it needs the Node 22 the `node` devDependency provides), the
+// local D1 migrations, the local-only vars, a random free loopback port, readiness, and a stop that takes down
+// wrangler and both of its workerd processes.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "..");
+export const BIN = path.join(ROOT, "node_modules", ".bin");
+export const WRANGLER = path.join(BIN, "wrangler");
+export const CHILD_ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false" };
+
+/** The service's local D1 databases (wrangler.jsonc), migrated before it starts. */
+export const LOCAL_DATABASES = ["EXECUTIONS_DB", "DATA_DB"];
+
+/** Caps history writes in flight: local wrangler dev loses its runtime under many (worker/history/write-slots.ts). */
+export const LOCAL_VARS = ["--var", "HISTORY_WRITES_IN_FLIGHT:4"];
+
+const OUTPUT_KEPT_CHARS = 50_000;
+
+/**
+ * Applies the local migrations of every database; `persistTo` and `config` as for wrangler.
+ * @param {{ persistTo?: string, config?: string }} [where]
+ */
+export function applyLocalMigrations({ persistTo, config } = {}) {
+  for (const binding of LOCAL_DATABASES) {
+    const result = spawnSync(
+      WRANGLER,
+      ["d1", "migrations", "apply", binding, "--local", ...(config ? ["--config", config] : []), ...(persistTo ? ["--persist-to", persistTo] : [])],
+      // CI=true: wrangler asks no questions.
+      { cwd: ROOT, env: { ...CHILD_ENV, CI: "true" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    if (result.status !== 0) throw new Error(`migrating ${binding} failed:\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort() {
+  for (;;) {
+    const port = 18_000 + Math.floor(Math.random() * 2_000);
+    const free = await new Promise((resolve) => {
+      const server = createServer().once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+/**
+ * Starts `wrangler dev` on a free loopback port with throw-away state (migrated unless `migrate` is false) and
+ * waits until `ready` answers 2xx.
+ * @param {{
+ *   label?: string,
+ *   config?: string,
+ *   migrate?: boolean,
+ *   vars?: Record<string, string>,
+ *   args?: string[],
+ *   ready?: { path: string, method?: string },
+ *   startupDeadlineMs?: number,
+ *   keepState?: boolean,
+ *   onOutput?: (chunk: string) => void,
+ * }} [options]
+ */
+export async function startLocalService(options = {}) {
+  const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
+  const stateDir = mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
+  if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const proc = spawn(
+    WRANGLER,
+    [
+      "dev",
+      ...(config ? ["--config", config] : []),
+      "--port", String(port),
+      "--ip", "127.0.0.1",
+      "--inspector-port", String(inspectorPort),
+      "--persist-to", stateDir,
+      "--show-interactive-dev-session=false",
+      ...LOCAL_VARS,
+      ...varArgs,
+      ...args,
+    ],
+    // Own process group: stopping it takes down wrangler and both workerd processes, and nothing else.
+    { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  for (const stream of [proc.stdout, proc.stderr]) {
+    stream.on("data", (chunk) => {
+      const text = chunk.toString();
+      output = (output + text).slice(-OUTPUT_KEPT_CHARS);
+      options.onOutput?.(text);
+    });
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const service = {
+    url,
+    proc,
+    stateDir,
+    output: () => output,
+    /** SIGTERM to the group, SIGKILL if it lingers; then the state is removed unless kept. */
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((resolve) => proc.once("exit", resolve));
+        const kill = (signal) => {
+          try {
+            process.kill(-proc.pid, signal);
+          } catch {
+            // Already gone.
+          }
+        };
+        kill("SIGTERM");
+        const timer = setTimeout(() => kill("SIGKILL"), 3_000);
+        await exited;
+        clearTimeout(timer);
+        kill("SIGKILL");
+      }
+      if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
+      else rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + (options.startupDeadlineMs ?? 90_000);
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    try {
+      const response = await fetch(`${url}${ready.path}`, { method: ready.method ?? "GET", signal: AbortSignal.timeout(5_000) });
+      if (response.ok) return service;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await service.stop();
+  throw new Error(`${label}: wrangler dev did not answer ${ready.path}:\n${output.slice(-3000)}`);
+}
