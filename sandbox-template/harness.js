@@ -11,6 +11,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import makeMain from "./user.js";
 import { encodeJson, formatLogArgs } from "./encode.js";
 import { installCapabilities } from "./capabilities.js";
+import { createGuard } from "./guard.js";
 
 // Keep in sync with schemas/limits.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -18,62 +19,14 @@ const MAX_LOG_MESSAGE_CHARS = 8 * 1024;
 const MAX_LOG_TOTAL_CHARS = 512 * 1024;
 const RESULT_LIMITS = { maxChars: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
 const LOG_ARG_LIMITS = { maxChars: MAX_LOG_MESSAGE_CHARS, maxDepth: 8, maxNodes: 2_000 };
-/** Checks between clock reads: reading the clock on every loop iteration would double the cost of a tight loop. */
-const CLOCK_EVERY_STEPS = 1024;
 
-// Captured at module evaluation, before any user code exists, so patched globals cannot blind the guard.
+// Captured at module evaluation, before any user code exists.
 const now = Date.now;
 const nowIso = () => new Date(now()).toISOString();
 const schedule = setTimeout;
 // User code runs before the race below is set up and could replace Promise.race to hang or fake its outcome.
 const race = Promise.race.bind(Promise);
 const unschedule = clearTimeout;
-
-class ExecutionTimeout extends Error {
-  constructor() {
-    super("Execution timed out");
-    this.name = "TimeoutError";
-  }
-}
-
-/**
- * A sticky countdown: after it trips, every later check throws again, so catch blocks and finally clauses that
- * loop cannot swallow the timeout.
- *
- * Time is read every CLOCK_EVERY_STEPS checks. Production freezes the clock while synchronous code runs, so
- * checks made while the clock stands still are counted too: once they exceed what the remaining time allows at
- * stepsPerMs, the guard trips as if the clock had moved. Locally the clock moves and trips first.
- * @param {number} deadlineAt epoch ms
- * @param {number} stepsPerMs
- */
-function createGuard(deadlineAt, stepsPerMs) {
-  let steps = 0;
-  let tripped = false;
-  let lastClock = now();
-  let frozenSteps = 0;
-  const guard = () => {
-    if (tripped) throw new ExecutionTimeout();
-    if (++steps % CLOCK_EVERY_STEPS !== 0) return;
-    const clock = now();
-    if (clock !== lastClock) {
-      lastClock = clock;
-      frozenSteps = 0;
-    } else {
-      frozenSteps += CLOCK_EVERY_STEPS;
-    }
-    if (clock > deadlineAt || frozenSteps > (deadlineAt - clock) * stepsPerMs) {
-      tripped = true;
-      throw new ExecutionTimeout();
-    }
-  };
-  return {
-    guard,
-    trip() {
-      tripped = true;
-    },
-    isTripped: () => tripped,
-  };
-}
 
 /** @typedef {{ level: "log" | "info" | "warn" | "error" | "debug", message: string, timestamp: string }} LogEntry */
 
