@@ -13,7 +13,9 @@ function loadWithUserModule(userModule: string) {
     env: {},
     globalOutbound: null,
   });
-  return worker.getEntrypoint() as unknown as { run(input: unknown): Promise<{ status: string }> };
+  const entrypoint = worker.getEntrypoint() as unknown as { run(input: unknown): Promise<string> };
+  // run() answers the reply as JSON text (worker/execution/child-protocol.ts).
+  return { run: async (input: unknown) => JSON.parse(await entrypoint.run(input)) as { status: string } };
 }
 
 describe("the guard", () => {

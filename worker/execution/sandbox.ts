@@ -1,6 +1,5 @@
-import * as v from "valibot";
 import { GUARD_STEPS_PER_MS, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
-import { ChildReplySchema, type ChildReply, type HarnessEntrypoint } from "./child-protocol";
+import { parseChildReply, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
@@ -15,7 +14,7 @@ export interface SandboxRun {
 }
 
 export type SandboxOutcome =
-  | { kind: "reply"; reply: ChildReply }
+  | ReceivedReply
   | { kind: "unresponsive" }
   | { kind: "failed"; name: string; message: string };
 
@@ -45,11 +44,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
   const call = harness
     .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
     .then(
-      (raw): SandboxOutcome => {
-        const parsed = v.safeParse(ChildReplySchema, raw);
-        if (parsed.success) return { kind: "reply", reply: parsed.output };
-        return { kind: "failed", name: "SandboxError", message: "the sandbox answered with a malformed reply" };
-      },
+      (raw): SandboxOutcome => parseChildReply(raw),
       (error: unknown): SandboxOutcome => ({
         kind: "failed",
         name: error instanceof Error ? error.name : "Error",
