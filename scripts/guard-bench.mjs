@@ -3,9 +3,9 @@
 // isolates of a local workerd (scripts/guard-bench/, started on a random loopback port and stopped), runs
 // interleaved so background load hits both alike.
 //   checks/ms         a tight loop whose body is only the guard check, as instrument.ts emits it
-//   ms past deadline  a loop of expensive iterations (a.join over 1e6 holes) against a 100 ms deadline: from
-//                     the first iteration, and after a million cheap ones (the guard then reads the clock least
-//                     often)
+//   ms past deadline  a loop of expensive iterations (a.join over 2e5 holes, about 1 ms each) against a 100 ms
+//                     deadline: from the first iteration, and after a million cheap ones (the guard then reads
+//                     the clock least often). Longer blocks make local wrangler dev drop its runtime connection.
 // Knobs: GUARD_BENCH_ROUNDS (default 15), GUARD_BENCH_LOOP_MS (default 200).
 
 import { execFileSync } from "node:child_process";

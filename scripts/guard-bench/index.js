@@ -2,7 +2,7 @@
 // Measures one guard.js (sent in the request) in a fresh isolate, the way instrumented code calls it: the guard
 // is a parameter of the factory, called once per loop iteration. scripts/guard-bench.mjs compares two versions.
 //   { kind: "tight", loopMs }            -> { checksPerMs }: a loop whose body is only the guard check
-//   { kind: "expensive", warmupChecks }  -> { pastDeadlineMs }: a loop of a.join over 1e6 holes (a few ms each)
+//   { kind: "expensive", warmupChecks }  -> { pastDeadlineMs }: a loop of a.join over 2e5 holes (about 1 ms each)
 //                                           against a 100 ms deadline, after warmupChecks cheap iterations
 
 const MAIN = `
@@ -24,7 +24,7 @@ export default class extends WorkerEntrypoint {
   expensive(warmupChecks) {
     const deadlineAt = Date.now() + 100;
     const G = createGuard(deadlineAt, STEPS_PER_MS).guard;
-    const a = new Array(1e6);
+    const a = new Array(2e5);
     try {
       for (let i = 0; ; i++) {G(); if (i >= warmupChecks) a.join(","); }
     } catch {
