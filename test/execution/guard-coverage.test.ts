@@ -29,6 +29,20 @@ const attacks: [string, string][] = [
     "class A { x = (new Promise(Reflect.construct.bind(null, A, [], A)), new Promise(Reflect.construct.bind(null, A, [], A))) } new A();",
   ],
   [
+    "a derived class's field initialiser",
+    "class A {} class B extends A { x = (new Promise(Reflect.construct.bind(null, B, [], B)), new Promise(Reflect.construct.bind(null, B, [], B))) } new B();",
+  ],
+  ["a named class's static block in a parameter default", "async function f(a = class K { static { f(); f(); } }) {} f();"],
+  [
+    // Parameter errors of an async generator are thrown at the call, not turned into a rejection.
+    "an async generator's default parameter",
+    "async function* g(a = (new Promise(Reflect.apply.bind(null, g, null, [])), new Promise(Reflect.apply.bind(null, g, null, [])))) {} g();",
+  ],
+  [
+    "a setter's default parameter",
+    "const o = { set x(v = (new Promise(Reflect.set.bind(null, o, 'x', undefined)), new Promise(Reflect.set.bind(null, o, 'x', undefined)))) {} }; o.x = undefined;",
+  ],
+  [
     "a getter called by a builtin",
     "const o = { get x() { try { Object.assign({}, o); } catch {} try { Object.assign({}, o); } catch {} return 1; } }; Object.assign({}, o);",
   ],
