@@ -65,10 +65,11 @@ export function instrument(
  * field initialisers and static blocks run without any function body of their own, and a class's computed keys
  * and heritage run where the class is defined, which can be a parameter default.
  *
- * Exactly three forms are inserted (h9-conform strips them again for Function.prototype.toString; the list is
- * in /work/notes/guard-insertions.md, keep it in sync): `G();` right after an opening `{`; `{G();` ... `}`
- * around a loop body that is not a block; `(G(), ` ... `)` around an expression. No parameter gains or loses
- * a default, so Function.prototype.length and the simple/non-simple parameter-list distinction are unchanged.
+ * Exactly three forms are inserted, and nothing of the user's text is removed or moved, so deleting them gives
+ * back the user's source (which is what Function.prototype.toString must show): `G();` right after an opening
+ * `{`; `{G();` ... `}` around a loop body that is not a block; `(G(), ` ... `)` around an expression. No
+ * parameter gains or loses a default, so Function.prototype.length and the simple/non-simple parameter-list
+ * distinction are unchanged.
  */
 function placeGuards(s: MagicString, code: string, ast: acorn.Program, guardName: string): void {
   const check = `${guardName}();`;
