@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { ErrorCode, ServiceError, type ErrorIssue } from "./errors";
-import { readCapped } from "./read-capped";
+import { readCappedRequestBody } from "./read-capped";
 
 // Parse-once-at-the-edge helpers shared by HTTP and RPC.
 
@@ -25,17 +25,40 @@ export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, inp
   throw new ServiceError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${summary}`, { issues });
 }
 
+/**
+ * Bodies must say `application/json`, optionally with `charset=utf-8` (the body is decoded as UTF-8, so another
+ * charset would be misread). Besides naming the format, this is a cross-site defence: a page on another origin can
+ * make a browser POST `text/plain`, form or multipart bodies without a CORS preflight, but not `application/json`.
+ */
+export function checkJsonContentType(header: string | null): void {
+  if (header === null || header.trim() === "") {
+    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "The request body needs Content-Type: application/json");
+  }
+  const [mediaType = "", ...parameters] = header.split(";");
+  if (mediaType.trim().toLowerCase() !== "application/json") {
+    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Expected Content-Type: application/json, got ${JSON.stringify(header.slice(0, 200))}`);
+  }
+  for (const parameter of parameters) {
+    const [name = "", value = ""] = parameter.split("=", 2).map((part) => part.trim().toLowerCase());
+    if (name === "" && value === "") continue;
+    if (name !== "charset" || value.replace(/^"(.*)"$/, "$1") !== "utf-8") {
+      throw new ServiceError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        `Content-Type parameter ${JSON.stringify(parameter.trim().slice(0, 100))} is not supported; application/json bodies are UTF-8 (charset=utf-8 is the only parameter accepted)`,
+      );
+    }
+  }
+}
+
 /** Reads a JSON body with a byte cap, telling malformed JSON apart from schema failures. */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const contentType = request.headers.get("content-type") ?? "";
-  if (contentType && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType) && !contentType.startsWith("text/plain")) {
-    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Expected a JSON body (application/json), got ${contentType}`);
-  }
+  checkJsonContentType(request.headers.get("content-type"));
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body is ${declared} bytes; the limit is ${maxBytes} bytes`);
   }
-  const bytes = await readCapped(
+  // Chunked bodies have no length up front: the cap holds while reading.
+  const bytes = await readCappedRequestBody(
     request.body,
     maxBytes,
     () => new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${maxBytes} bytes`),
