@@ -27,10 +27,11 @@ export async function readCapped(
  * proxy loses the connection to the runtime ("Network connection lost."), reports that as fatal and exits, so one
  * chunked 2 MB POST took the service down. Wrangler works around the same bug for bodies a Worker never touched
  * (its dev-only middleware drains them, which is why a 401 never crashed it), but skips bodies already read from.
- * Draining leaves the connection as the runtime expects. The bound keeps a hostile sender from holding a request
- * open by streaming forever; beyond it the body is cancelled. scripts/edge-check.mjs reproduces all of this.
+ * Draining leaves the connection as the runtime expects. The bound, Cloudflare's own request body limit on the
+ * Free and Pro plans, keeps a hostile sender from streaming forever; beyond it the body is cancelled (and local
+ * wrangler dev may still fall over: npm run dev restarts it). scripts/edge-check.mjs reproduces all of this.
  */
-export const MAX_DRAINED_REQUEST_BYTES = 32 * 1024 * 1024;
+export const MAX_DRAINED_REQUEST_BYTES = 100 * 1024 * 1024;
 
 /** readCapped for a request body: the same cap, but an oversized body is drained (see above) before refusing. */
 export async function readCappedRequestBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
