@@ -79,6 +79,7 @@ export function runtimeDocs() {
       /** On the CapabilityError ai()/api()/db() throw inside the sandbox (error.code); catchable by the code. */
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
+    http: `Request bodies must be Content-Type: application/json (optionally charset=utf-8; anything else is 415) and at most ${limits.MAX_REQUEST_BYTES} bytes, chunked or not (413). Only the service's own hostnames (SERVICE_HOSTNAMES) and loopback names are answered (any other Host is 421, a DNS-rebinding defence). Cross-origin browser requests are refused (403) unless their origin is in ALLOWED_ORIGINS, which also gets CORS headers and preflight answers; none by default. RPC calls skip these checks.`,
     rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
   };
 }
@@ -187,6 +188,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       )}</table>
 <h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
     ],
+    ["http", "HTTP requests", html`<p>${prose(docs.http)}</p>`],
     [
       "rpc",
       "Calling from another Worker (RPC)",

@@ -15,15 +15,18 @@ const KEY = "edge-test-key-0123456789";
 const KEYED = { API_KEYS: `edge:${KEY}` };
 const APP = "https://app.example";
 
-async function send(url: string, init: RequestInit = {}, vars: Partial<Env> = {}): Promise<Response> {
+/** `vars` override the deployment's vars and secrets (typed loosely: wrangler types gives vars their literal value). */
+type Vars = Record<string, string>;
+
+async function send(url: string, init: RequestInit = {}, vars: Vars = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const request = new Request(url.startsWith("http") ? url : `${BASE}${url}`, init);
-  const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...testEnv, ...vars }, ctx);
+  const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...testEnv, ...vars } as Env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
 
-const postJson = (path: string, body: unknown, headers: Record<string, string> = {}, vars: Partial<Env> = {}) =>
+const postJson = (path: string, body: unknown, headers: Record<string, string> = {}, vars: Vars = {}) =>
   send(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }, vars);
 
 async function errorCode(response: Response): Promise<string> {
