@@ -14,6 +14,10 @@ function issuePath(issue: v.BaseIssue<unknown>): string {
  * differently: an oversized `code` (413) and an unknown `language` (the list of supported ones is in the message).
  */
 export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, input: unknown): v.InferOutput<TSchema> {
+  const skipped = skippedKeyIssues(schema, input, "");
+  if (skipped.length > 0) {
+    throw new ServiceError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${skipped.map((i) => `${i.path}: ${i.message}`).join("; ")}`, { issues: skipped });
+  }
   const parsed = v.safeParse(schema, input);
   if (parsed.success) return parsed.output;
   const issues: ErrorIssue[] = parsed.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
@@ -48,6 +52,33 @@ export function checkJsonContentType(header: string | null): void {
       );
     }
   }
+}
+
+/** Keys valibot's object schemas never look at: they copy entries into a fresh `{}` and skip these. */
+const SKIPPED_KEYS = ["__proto__", "constructor", "prototype"];
+
+/**
+ * A strict object schema reports unknown keys, except the ones valibot skips, so `{"code":"…","__proto__":{}}`
+ * passed with the key silently dropped. JSON.parse and structured clone keep such keys as own properties, so they
+ * are looked for here, along the schema's own strict objects (free-form values such as `context` keep theirs).
+ */
+function skippedKeyIssues(schema: v.GenericSchema, input: unknown, path: string): ErrorIssue[] {
+  let node = schema as v.GenericSchema & { wrapped?: v.GenericSchema; entries?: Record<string, v.GenericSchema> };
+  while (node.wrapped && (node.type === "optional" || node.type === "nullable" || node.type === "nullish" || node.type === "exact_optional")) {
+    node = node.wrapped as typeof node;
+  }
+  if (node.type !== "strict_object" || !node.entries || typeof input !== "object" || input === null || Array.isArray(input)) return [];
+  const entries = node.entries;
+  const issues: ErrorIssue[] = [];
+  for (const key of SKIPPED_KEYS) {
+    if (Object.hasOwn(input, key) && !Object.hasOwn(entries, key)) {
+      issues.push({ path: path ? `${path}.${key}` : key, message: `unknown field ${JSON.stringify(key)}${path ? ` in ${path}` : ""}` });
+    }
+  }
+  for (const [key, entry] of Object.entries(entries)) {
+    if (Object.hasOwn(input, key)) issues.push(...skippedKeyIssues(entry, (input as Record<string, unknown>)[key], path ? `${path}.${key}` : key));
+  }
+  return issues;
 }
 
 /** Reads a JSON body with a byte cap, telling malformed JSON apart from schema failures. */

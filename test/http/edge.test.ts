@@ -345,11 +345,29 @@ describe("context", () => {
     expect(record).toContain('"__proto__":{"x":1}');
   });
 
+  it.each([
+    ['{"code":"return 1","__proto__":{"x":1}}', "__proto__"],
+    ['{"code":"return 1","constructor":1}', "constructor"],
+    ['{"code":"return 1","config":{"timeout":1000,"__proto__":{"allowedAPIs":[]}}}', "config.__proto__"],
+    ['{"code":"return 1","config":{"prototype":null}}', "config.prototype"],
+  ])("refuses %s as an unknown field (400 naming it), like any other unknown field", async (body, path) => {
+    for (const route of ["/execute", "/validate"]) {
+      if (route === "/validate" && path.startsWith("config")) continue;
+      const response = await postJson(route, body);
+      expect(response.status, route).toBe(400);
+      const error = ((await response.json()) as { error: { code: string; issues: { path: string; message: string }[] } }).error;
+      expect(error.code).toBe("VALIDATION_ERROR");
+      expect(error.issues).toContainEqual({ path, message: expect.stringContaining("unknown field") });
+    }
+  });
+
   it("keeps a __proto__ key over RPC as well", async () => {
     const context = JSON.parse('{"__proto__":{"x":1},"y":2}') as Record<string, unknown>;
     const reply = await rpc("executeCode", "return Object.keys(context)", "javascript", context);
     expect(reply.result?.result).toEqual(["__proto__", "y"]);
     const array = await rpc("executeCode", "return 1", "javascript", []);
     expect(array.error?.message).toMatch(/^VALIDATION_ERROR: .*context must be a JSON object/);
+    const config = await rpc("executeCode", "return 1", "javascript", {}, JSON.parse('{"__proto__":{"timeout":100}}'));
+    expect(config.error?.message).toMatch(/^VALIDATION_ERROR: .*config\.__proto__: unknown field/);
   });
 });
