@@ -19,9 +19,9 @@
 // (comma-separated names of the service workloads below, default all), BENCH_SERVICE_CONFIG (another wrangler
 // config for the service, e.g. to compare a setting). MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd.
 
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild-wasm";
+import { cpuMsOfGroup } from "./bench-cpu.mjs";
 import { ROOT, startLocalService } from "./local-service.mjs";
 
 const SEQUENTIAL_REQUESTS = positiveInt("BENCH_REQUESTS", 60);
@@ -266,26 +266,6 @@ async function main() {
 }
 
 const ratioText = (value) => `${value.toFixed(2)}x`;
-
-/** CPU time (user + system) of every process in a process group, from /proc, in ms. */
-function cpuMsOfGroup(pgid) {
-  const TICK_MS = 10; // USER_HZ is 100 on Linux
-  let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // exited meanwhile
-    }
-    // Fields after the command name (which may contain spaces): state ppid pgrp ... utime(14) stime(15).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) !== pgid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * TICK_MS;
-}
 
 async function timedRequest(system, request) {
   const url = `${system.service.url}${request.path}`;
