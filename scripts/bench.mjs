@@ -17,7 +17,8 @@
 // Options (environment): BENCH_REQUESTS (sequential requests per workload, default 60), BENCH_CONCURRENCY
 // (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 120), BENCH_WARMUP (default 15), BENCH_WORKLOADS
 // (comma-separated names of the service workloads below, default all), BENCH_SERVICE_CONFIG (another wrangler
-// config for the service, e.g. to compare a setting). MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd.
+// config for the service, e.g. to compare a setting), BENCH_BASELINE (another checkout, measured alongside).
+// MINIFLARE_WORKERD_V8_FLAGS and X_LOCAL_OBSERVABILITY (wrangler's local trace collector) reach wrangler.
 
 import { join } from "node:path";
 import * as esbuild from "esbuild-wasm";
@@ -30,6 +31,11 @@ const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 120);
 const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
 const REQUEST_TIMEOUT_MS = 30_000;
 const SERVICE_CONFIG = process.env.BENCH_SERVICE_CONFIG ? join(ROOT, process.env.BENCH_SERVICE_CONFIG) : join(ROOT, "wrangler.jsonc");
+/**
+ * Another checkout of this repository (with node_modules), e.g. `git worktree add /tmp/base main`: its service is
+ * measured too, as http-baseline and rpc-baseline, interleaved with this one, so before/after compare in one run.
+ */
+const BASELINE_DIR = process.env.BENCH_BASELINE;
 /** Iterations of the guard workload: every one is one guard check. */
 const GUARD_LOOP_ITERATIONS = 2_000_000;
 function positiveInt(name, fallback) {
@@ -148,6 +154,22 @@ const SYSTEMS = [
   },
 ];
 
+if (BASELINE_DIR) {
+  const baselineConfig = join(BASELINE_DIR, "wrangler.jsonc");
+  for (const name of ["http", "rpc"]) {
+    const system = SYSTEMS.find((candidate) => candidate.name === name);
+    SYSTEMS.push({
+      ...system,
+      name: `${name}-baseline`,
+      config: {
+        ...system.config,
+        config: baselineConfig,
+        ...(system.config.devConfigs ? { devConfigs: [join(BASELINE_DIR, "examples", "caller-worker", "wrangler.jsonc"), baselineConfig] } : {}),
+      },
+    });
+  }
+}
+
 let uniqueSeed = 1;
 /** More service workloads (over HTTP), compared with `js` = the http system's execution. */
 const SERVICE_WORKLOADS = [
@@ -229,7 +251,7 @@ async function main() {
       "CPU ms/exec": round(cpuPerExecution(name)),
     })),
   );
-  for (const name of ["http", "rpc"]) {
+  for (const name of ["http", "rpc", ...(BASELINE_DIR ? ["http-baseline", "rpc-baseline"] : [])]) {
     const cost = perExecution(name) / perExecution("floor");
     const rate = throughput(name) / throughput("floor");
     console.log(
