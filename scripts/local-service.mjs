@@ -52,10 +52,12 @@ export async function freePort() {
 
 /**
  * Starts `wrangler dev` on a free loopback port with throw-away state (migrated unless `migrate` is false) and
- * waits until `ready` answers 2xx.
+ * waits until `ready` answers 2xx. `devConfigs` replaces `config` on wrangler's command line (a caller Worker
+ * first, then the service it binds to).
  * @param {{
  *   label?: string,
  *   config?: string,
+ *   devConfigs?: string[],
  *   migrate?: boolean,
  *   vars?: Record<string, string>,
  *   args?: string[],
@@ -67,6 +69,8 @@ export async function freePort() {
  */
 export async function startLocalService(options = {}) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
+  // Several configs make one multi-worker dev session (the first one answers HTTP); migrations still use `config`.
+  const devConfigs = options.devConfigs ?? (config ? [config] : []);
   const stateDir = mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
   if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
   const port = await freePort();
@@ -76,7 +80,7 @@ export async function startLocalService(options = {}) {
     WRANGLER,
     [
       "dev",
-      ...(config ? ["--config", config] : []),
+      ...devConfigs.flatMap((file) => ["--config", file]),
       "--port", String(port),
       "--ip", "127.0.0.1",
       "--inspector-port", String(inspectorPort),

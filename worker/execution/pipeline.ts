@@ -45,14 +45,15 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const warnings: string[] = [];
   // The "running" row must land before the child starts: a child that wedges the local runtime (a catastrophic
   // regex) freezes every isolate in the process, D1's included, and only a row already written can be swept to
-  // "aborted" after the restart. Preparing the code overlaps the write, which hides it for TypeScript.
+  // "aborted" after the restart. It asks no more than that: preparing the code, creating the isolate and
+  // evaluating the harness all overlap the write, and only the call to run() waits for it (startGate).
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
   const prepared = await prepare(request.code, request.language);
-  await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
+    await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
     const outcome = await runInSandbox(deps.env.LOADER, {
@@ -65,6 +66,7 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
+      startGate: startRecorded,
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
   }

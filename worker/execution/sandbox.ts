@@ -11,6 +11,11 @@ export interface SandboxRun {
   contextJson: string;
   timeoutMs: number;
   captureLogs: boolean;
+  /**
+   * run() waits for it; the isolate is created and its modules evaluated meanwhile (no user code runs at
+   * evaluation: user.js only defines a function). The pipeline passes the write of the "running" row.
+   */
+  startGate?: Promise<void>;
 }
 
 export type SandboxOutcome =
@@ -36,6 +41,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     limits: { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT },
   });
   const harness = worker.getEntrypoint() as unknown as HarnessEntrypoint;
+  await run.startGate;
 
   let timer: number | undefined;
   const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
