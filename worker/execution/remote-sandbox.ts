@@ -9,7 +9,8 @@ import { childLimits, childRunInput, outcomeOfReply, type SandboxHost, type Sand
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
 // sync with both:
-//   POST {plane}/run  RemoteRun  -> 200 PlaneAnswer | 409 (host lacks the module set: PUT it, then retry) | 503
+//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-queue-ms (the
+//        dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
 //   PUT  {plane}/modules/{sha256 of the body}  { mainModule, modules }  -> 204
 // Static modules (the harness today, language runtimes tomorrow) travel once per plane, named by content hash;
 // per execution only the user module and the run input do.
@@ -57,18 +58,23 @@ export class RemoteSandboxHost implements SandboxHost {
         limits: childLimits(run),
         bindings: Object.keys(capabilities),
         token,
-        timeoutMs: run.timeoutMs + PARENT_GRACE_MS,
-        queueMs: PLANE_QUEUE_MS,
       });
+      const headers = {
+        "content-type": "application/json",
+        // What the dispatcher needs without parsing the body.
+        "x-modules-hash": modules.hash,
+        "x-deadline-ms": String(run.timeoutMs + PARENT_GRACE_MS),
+        "x-queue-ms": String(PLANE_QUEUE_MS),
+      };
       if (run.startGate) await run.startGate;
       const signal = AbortSignal.timeout(deadlineMs);
-      let response = await this.post("/run", body, signal);
+      let response = await this.post(body, headers, signal);
       if (response.status === 409) {
         await response.body?.cancel();
         const upload = await fetch(`${this.planeUrl}/modules/${modules.hash}`, { method: "PUT", body: modules.body, signal });
         await upload.body?.cancel();
         if (!upload.ok) return { kind: "failed", name: "SandboxError", message: `the sandbox plane refused the sandbox modules (${upload.status})` };
-        response = await this.post("/run", body, signal);
+        response = await this.post(body, headers, signal);
       }
       if (response.status === 503) {
         await response.body?.cancel();
@@ -96,7 +102,7 @@ export class RemoteSandboxHost implements SandboxHost {
     }
   }
 
-  private post(path: string, body: string, signal: AbortSignal): Promise<Response> {
-    return fetch(`${this.planeUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body, signal });
+  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    return fetch(`${this.planeUrl}/run`, { method: "POST", headers, body, signal });
   }
 }
