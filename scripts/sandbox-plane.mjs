@@ -30,8 +30,11 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 export const WORKERD = path.join(ROOT, "node_modules", "@cloudflare", `workerd-${process.platform}-${process.arch === "x64" ? "64" : process.arch}`, "bin", "workerd");
 export const HOST_CONFIG = path.join(ROOT, "sandbox-host", "workerd.capnp");
 
-/** Runs one host works on at once. A host that dies or is killed takes these with it; more slots, more overlap. */
-export const DEFAULT_SLOTS_PER_HOST = 4;
+/**
+ * Runs one host works on at once. One by default: a host stuck in a runaway (or killed by one) then holds no
+ * other caller's run, which is the isolation this plane exists for. More slots overlap waits on capabilities.
+ */
+export const DEFAULT_SLOTS_PER_HOST = 1;
 /** Runs waiting for a slot, at most; past it a run is answered 503 at once. */
 const MAX_QUEUED_RUNS = 512;
 const BACKOFF_FIRST_MS = 250;
@@ -97,7 +100,8 @@ export async function startSandboxPlane(options) {
     const proc = spawn(
       WORKERD,
       ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "--control-fd=3"],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"], detached: true },
+      // Not detached: a Ctrl-C in the terminal reaches the hosts too. workerd starts no processes of its own.
+      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"] },
     );
     host.proc = proc;
     proc.stderr?.on("data", (chunk) => {
@@ -163,11 +167,7 @@ export async function startSandboxPlane(options) {
     if (!host.proc || host.killReason) return;
     host.killReason = reason;
     host.state = "dead"; // nothing new is sent to it; the exit handler restarts it
-    try {
-      process.kill(-host.proc.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
+    host.proc.kill("SIGKILL");
   }
 
   function freeHost() {
@@ -347,11 +347,7 @@ export async function startSandboxPlane(options) {
       for (const host of hosts) {
         if (!host.proc) continue;
         exits.push(new Promise((resolve) => host.proc.once("exit", resolve)));
-        try {
-          process.kill(-host.proc.pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
+        host.proc.kill("SIGKILL");
         host.agent.destroy();
       }
       await Promise.all(exits);
