@@ -9,7 +9,9 @@
 //
 // Options (environment): BENCH_REQUESTS (sequential requests per workload, default 60), BENCH_CONCURRENCY
 // (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 60), BENCH_WARMUP (default 15), BENCH_WORKLOADS
-// (comma-separated names, default all; floor and js are always measured, the ratios need them).
+// (comma-separated names, default all; floor, js, 1+1 and 1+1 plane are always measured, the ratios need them).
+// A third service runs the same Worker with its children in the sandbox plane (BENCH_HOSTS hosts; BENCH_PLANE=0
+// leaves it out): "... plane" workloads go there, and `return 1 + 1` is compared in-process vs. plane.
 // MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd, e.g. "--no-flush-liftoff-code" to compare.
 
 import { join } from "node:path";
@@ -21,6 +23,8 @@ const CONCURRENCY = positiveInt("BENCH_CONCURRENCY", 4);
 const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 60);
 const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Sandbox hosts of the plane service (BENCH_HOSTS; default: the number of cores, as npm run dev). */
+const BENCH_HOSTS = process.env.BENCH_HOSTS ? positiveInt("BENCH_HOSTS", 1) : undefined;
 
 function positiveInt(name, fallback) {
   const value = Number(process.env[name] ?? fallback);
@@ -109,20 +113,30 @@ const ALL_WORKLOADS = [
     body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }),
   },
   { name: "ts-enum-repeat", target: "service", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
+  // The same service with its children in the sandbox plane (README, "Sandbox plane"): what the extra hop costs.
+  { name: "1+1", target: "service", body: () => ({ code: "return 1 + 1" }) },
+  { name: "1+1 plane", target: "plane", body: () => ({ code: "return 1 + 1" }) },
+  { name: "js plane", target: "plane", body: () => ({ code: JS_PROGRAM }) },
 ];
 
 const selected = process.env.BENCH_WORKLOADS?.split(",").map((name) => name.trim());
-const WORKLOADS = ALL_WORKLOADS.filter((w) => !selected || ["floor", "js", ...selected].includes(w.name));
+const ALWAYS = ["floor", "js", ...(process.env.BENCH_PLANE === "0" ? [] : ["1+1", "1+1 plane"])];
+const WORKLOADS = ALL_WORKLOADS.filter(
+  (w) => (!selected || [...ALWAYS, ...selected].includes(w.name)) && (w.target !== "plane" || process.env.BENCH_PLANE !== "0"),
+);
 
 const started = [];
 let stopping = false;
 
 async function main() {
-  const [service, floor] = await Promise.all([
+  const usePlane = WORKLOADS.some((w) => w.target === "plane");
+  const [service, floor, plane] = await Promise.all([
     startWrangler("service", join(ROOT, "wrangler.jsonc"), { path: "/health" }),
     startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), { path: "/", method: "POST" }),
+    usePlane ? startWrangler("plane", join(ROOT, "wrangler.jsonc"), { path: "/health" }, { hosts: BENCH_HOSTS, log: () => {} }) : undefined,
   ]);
-  const urls = { service: `${service.url}/execute`, floor: `${floor.url}/` };
+  if (plane && !(await plane.plane.ready())) throw new Error("the sandbox hosts did not come up");
+  const urls = { service: `${service.url}/execute`, floor: `${floor.url}/`, plane: plane ? `${plane.url}/execute` : "" };
   const send = async (workload) => timedRequest(urls[workload.target], await workload.body());
 
   console.log(`warm-up: ${WARMUP_REQUESTS} requests per workload`);
@@ -171,6 +185,10 @@ async function main() {
   };
   console.log(ratio("js", "floor", 1.3));
   for (const workload of WORKLOADS) if (workload.name.startsWith("ts-")) console.log(ratio(workload.name, "js", 1.5));
+  if (sequential.has("1+1 plane")) {
+    const cost = p50("1+1 plane") - p50("1+1");
+    console.log(`return 1 + 1 in the sandbox plane - in-process, p50: ${round(cost)} ms (target <= 1 ms) ${cost <= 1 ? "ok" : "MISSED"}`);
+  }
   if (sequential.has("ts-unique") && sequential.has("js-50-unique")) {
     const cost = p50("ts-unique") - p50("js-50-unique");
     console.log(`transpiling the 50-line program (ts-unique - js-50-unique p50): ${round(cost)} ms`);
@@ -221,9 +239,9 @@ function watchExit(service) {
   return service;
 }
 
-async function startWrangler(label, config, ready) {
+async function startWrangler(label, config, ready, plane) {
   // Only the service has databases; the floor is one trivial isolate per request and nothing else.
-  const service = await startLocalService({ label: `bench-${label}`, config, migrate: label === "service", ready, args: ["--log-level", "warn"] });
+  const service = await startLocalService({ label: `bench-${label}`, config, migrate: label !== "floor", ready, plane, args: ["--log-level", "warn"] });
   return watchExit({ ...service, label });
 }
 
