@@ -222,10 +222,11 @@ export async function startSandboxPlane(options) {
     host.inflight.add(run);
     const timer = setTimeout(() => {
       counters.unresponsive++;
-      run.answer(200, JSON.stringify({ kind: "unresponsive" }));
-      run.killedFor = "deadline";
       log(`host ${host.id} missed a run's deadline (${deadlineMs} ms): killing it`);
+      // Killed (so marked dead) before answering: answering frees the slot, and the queue must not refill it.
       killHost(host, "it missed an execution's deadline (code the guard cannot interrupt) and was replaced");
+      run.killedFor = "deadline";
+      run.answer(200, JSON.stringify({ kind: "unresponsive" }));
     }, deadlineMs);
     try {
       if (!host.knownSets.has(hash)) {

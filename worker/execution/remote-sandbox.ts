@@ -15,8 +15,11 @@ import { childLimits, childRunInput, outcomeOfReply, type SandboxHost, type Sand
 // Static modules (the harness today, language runtimes tomorrow) travel once per plane, named by content hash;
 // per execution only the user module and the run input do.
 
-/** How long the plane may hold a run while every host is busy or restarting, before answering 503. */
-export const PLANE_QUEUE_MS = 2_000;
+/**
+ * How long the plane may hold a run while every host is busy or restarting, before answering 503: long enough for
+ * a replacement host (~0.2 s) and for a burst on busy hosts, short against a caller's patience.
+ */
+export const PLANE_QUEUE_MS = 5_000;
 /** Slack for the plane's own answer after the child's deadline: it kills a late host at timeout + grace. */
 const PLANE_ANSWER_SLACK_MS = 500;
 
