@@ -35,24 +35,24 @@ const moduleSets = new Map();
 export class CapabilityForwarder extends WorkerEntrypoint {
   /** @param {unknown} model @param {unknown} input */
   run(model, input) {
-    return this.forward("run", [model, input]);
+    return this.#forward("run", [model, input]);
   }
   /** @param {unknown} url @param {unknown} options */
   request(url, options) {
-    return this.forward("request", [url, options]);
+    return this.#forward("request", [url, options]);
   }
   /** @param {unknown} query */
   query(query) {
-    return this.forward("query", [query]);
+    return this.#forward("query", [query]);
   }
 
   /**
-   * Not a method the child can call: RPC exposes only what the class declares, and the front checks the method
-   * against the binding anyway.
+   * Private, so not callable over RPC. The front checks the method against the binding and the grant anyway: a
+   * child holding only AI that calls env.AI.query() is refused there.
    * @param {string} method
    * @param {unknown[]} args
    */
-  async forward(method, args) {
+  async #forward(method, args) {
     const { binding, token } = this.ctx.props;
     let body;
     try {
