@@ -29,6 +29,8 @@ const SEQUENTIAL_REQUESTS = positiveInt("BENCH_REQUESTS", 60);
 const CONCURRENCY = positiveInt("BENCH_CONCURRENCY", 4);
 const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 120);
 const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
+/** Sandbox hosts of the plane system (BENCH_HOSTS; default: the number of cores, as npm run dev). */
+const BENCH_HOSTS = process.env.BENCH_HOSTS ? positiveInt("BENCH_HOSTS", 1) : undefined;
 const REQUEST_TIMEOUT_MS = 30_000;
 const SERVICE_CONFIG = process.env.BENCH_SERVICE_CONFIG ? join(ROOT, process.env.BENCH_SERVICE_CONFIG) : join(ROOT, "wrangler.jsonc");
 /**
@@ -154,6 +156,13 @@ const SYSTEMS = [
   },
 ];
 
+// The same service with its children in the sandbox plane (README, "Sandbox plane"): what the extra hop costs.
+// BENCH_PLANE=0 leaves it out; BENCH_HOSTS sets its host count (default: the number of cores, as npm run dev).
+if (process.env.BENCH_PLANE !== "0") {
+  const http = SYSTEMS.find((candidate) => candidate.name === "http");
+  SYSTEMS.push({ ...http, name: "http-plane", config: { ...http.config, plane: { hosts: BENCH_HOSTS, log: () => {} } } });
+}
+
 if (BASELINE_DIR) {
   const baselineConfig = join(BASELINE_DIR, "wrangler.jsonc");
   for (const name of ["http", "rpc"]) {
@@ -251,6 +260,10 @@ async function main() {
       "CPU ms/exec": round(cpuPerExecution(name)),
     })),
   );
+  if (byName.has("http-plane")) {
+    const cost = perExecution("http-plane") - perExecution("http");
+    console.log(`return 1 + 1 in the sandbox plane - in-process, per execution: ${round(cost)} ms (target <= 1 ms) ${cost <= 1 ? "ok" : "MISSED"}`);
+  }
   for (const name of ["http", "rpc", ...(BASELINE_DIR ? ["http-baseline", "rpc-baseline"] : [])]) {
     const cost = perExecution(name) / perExecution("floor");
     const rate = throughput(name) / throughput("floor");
@@ -340,8 +353,9 @@ function watchExit(service) {
 }
 
 async function startWrangler(system) {
-  const { config, devConfigs, migrate = true, ready } = system.config;
-  const service = await startLocalService({ label: `bench-${system.name}`, config, devConfigs, migrate, ready, args: ["--log-level", "warn"] });
+  const { config, devConfigs, migrate = true, ready, plane } = system.config;
+  const service = await startLocalService({ label: `bench-${system.name}`, config, devConfigs, migrate, ready, plane, args: ["--log-level", "warn"] });
+  if (plane && !(await service.plane.ready())) throw new Error("the sandbox hosts did not come up");
   return watchExit({ ...service, label: system.name });
 }
 

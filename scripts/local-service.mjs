@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { startSandboxPlane } from "./sandbox-plane.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -65,7 +66,8 @@ export async function freePort() {
  *   startupDeadlineMs?: number,
  *   keepState?: boolean,
  *   onOutput?: (chunk: string) => void,
- * }} [options]
+ *   plane?: { hosts?: number, slotsPerHost?: number, log?: (message: string) => void },
+ * }} [options]  plane: run children in a sandbox plane (scripts/sandbox-plane.mjs) instead of in-process.
  */
 export async function startLocalService(options = {}) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
@@ -75,7 +77,9 @@ export async function startLocalService(options = {}) {
   if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
   const port = await freePort();
   const inspectorPort = await freePort();
-  const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const plane = options.plane ? await startSandboxPlane({ front: `127.0.0.1:${port}`, ...options.plane }) : undefined;
+  const allVars = plane ? { ...vars, SANDBOX_PLANE_URL: plane.url } : vars;
+  const varArgs = Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const proc = spawn(
     WRANGLER,
     [
@@ -106,6 +110,7 @@ export async function startLocalService(options = {}) {
     url,
     proc,
     stateDir,
+    plane,
     output: () => output,
     /** SIGTERM to the group, SIGKILL if it lingers; then the state is removed unless kept. */
     async stop() {
@@ -124,6 +129,7 @@ export async function startLocalService(options = {}) {
         clearTimeout(timer);
         kill("SIGKILL");
       }
+      await plane?.stop();
       if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
       else rmSync(stateDir, { recursive: true, force: true });
     },

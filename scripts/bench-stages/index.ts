@@ -15,7 +15,7 @@ import { analyze } from "../../worker/execution/analyze";
 import { instrument, newGuardName, type InstrumentedProgram } from "../../worker/execution/instrument";
 import { executeRequest, type ExecutionRecorder } from "../../worker/execution/pipeline";
 import { prepare } from "../../worker/execution/prepare";
-import { runInSandbox } from "../../worker/execution/sandbox";
+import { InProcessSandboxHost } from "../../worker/execution/sandbox";
 import { SANDBOX_MODULES } from "../../worker/execution/sandbox-modules";
 import { createRecorder } from "../../worker/history/recorder";
 import { parseInput, readJsonBody } from "../../worker/parse";
@@ -94,8 +94,15 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
   add("RPC call alone (to a child already loaded)", () => (warmChild ??= load(TRIVIAL_MAIN, "export default () => async () => 2;")).run(), ASYNC_ITERATIONS);
   add("isolate + RPC call (trivial child, as the floor)", () => load(TRIVIAL_MAIN, "export default () => async () => 2;").run(), ASYNC_ITERATIONS);
   add("isolate + harness modules evaluated + RPC", () => load(PROBE_MAIN, prepared.moduleCode).run(), ASYNC_ITERATIONS);
+  const inProcess = new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
   add("runInSandbox (isolate, harness, run(), reply check)", () =>
-    runInSandbox(env.LOADER, { moduleCode: prepared.moduleCode, childEnv: childEnv(), contextJson: "{}", timeoutMs: 30_000, captureLogs: true }),
+    inProcess.run({
+      moduleCode: prepared.moduleCode,
+      capabilities: { executionId: crypto.randomUUID(), config: request.config, deadlineAt: Date.now() + request.config.timeout },
+      contextJson: "{}",
+      timeoutMs: 30_000,
+      captureLogs: true,
+    }),
     ASYNC_ITERATIONS,
   );
   // Whether load() starts creating the isolate at once, so that waiting for the running row can overlap it:

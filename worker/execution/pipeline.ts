@@ -1,11 +1,10 @@
 import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
-import { buildChildEnv } from "../capabilities/child-env";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
 import { prepare } from "./prepare";
 import type { SourcePosition } from "./source-map";
-import { runInSandbox, type SandboxOutcome } from "./sandbox";
+import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
   kind: "http" | "rpc";
@@ -56,13 +55,13 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    const outcome = await runInSandbox(deps.env.LOADER, {
+    const outcome = await sandboxHostFor(deps.env, deps.ctx).run({
       moduleCode: prepared.program.moduleCode,
-      childEnv: buildChildEnv(deps.ctx, {
+      capabilities: {
         executionId: execution.executionId,
         config: request.config,
         deadlineAt: startedAt + request.config.timeout,
-      }),
+      },
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
@@ -123,6 +122,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
           message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; its logs are lost`,
         },
       };
+    case "out-of-memory":
+      return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
     case "failed":
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
