@@ -159,6 +159,9 @@ function verdict(test, outcome) {
 // Node 22 baseline: each test in a fresh vm context, in a worker thread the supervisor can end when a test hangs.
 
 function runBaselineWorker() {
+  let current = () => {};
+  // A test's own callbacks can throw outside any frame of ours (a thenable job): that is the test failing.
+  process.on("uncaughtException", (error) => current({ kind: "threw", name: errorName(error), message: errorMessage(error) }));
   parentPort.on("message", ({ id, code }) => {
     let settled = false;
     const report = (outcome) => {
@@ -166,6 +169,7 @@ function runBaselineWorker() {
       settled = true;
       parentPort.postMessage({ id, outcome });
     };
+    current = report;
     const context = vm.createContext({});
     context.$conformanceReport = (kind, value) => {
       if (kind === "returned") report({ kind, value: typeof value === "string" ? value : String(value) });
