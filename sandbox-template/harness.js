@@ -4,7 +4,7 @@
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
 //   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> { status, resultJson?, resultTruncated?, logs, error? }
-// user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
+// user.js default-exports `(guard, context) => async function () { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 
 import { WorkerEntrypoint } from "cloudflare:workers";
@@ -12,6 +12,7 @@ import makeMain from "./user.js";
 import { encodeJson, formatLogArgs } from "./encode.js";
 import { installCapabilities } from "./capabilities.js";
 import { createGuard } from "./guard.js";
+import { installFunctionSource } from "./function-source.js";
 
 // Keep in sync with schemas/limits.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -27,6 +28,7 @@ const schedule = setTimeout;
 // User code runs before the race below is set up and could replace Promise.race to hang or fake its outcome.
 const race = Promise.race.bind(Promise);
 const unschedule = clearTimeout;
+installFunctionSource();
 
 /** @typedef {{ level: "log" | "info" | "warn" | "error" | "debug", message: string, timestamp: string }} LogEntry */
 
@@ -125,9 +127,8 @@ export default class Harness extends WorkerEntrypoint {
     /** @type {Promise<{ kind: "returned", value: unknown } | { kind: "threw", error: unknown }>} */
     const execution = (async () => {
       try {
-        const main = makeMain(control.guard);
-        const context = JSON.parse(input.contextJson);
-        return { kind: "returned", value: await main(context) };
+        const main = makeMain(control.guard, JSON.parse(input.contextJson));
+        return { kind: "returned", value: await main() };
       } catch (error) {
         return { kind: "threw", error };
       }

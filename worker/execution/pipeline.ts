@@ -157,12 +157,28 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
     status: "error",
     logs,
     error: {
-      code: error.name === "CapabilityError" && error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
+      code: error.name === "CapabilityError" && error.code === "CAPABILITY_DENIED"
+        ? "CAPABILITY_DENIED"
+        : isCodeGenerationRefusal(error)
+          ? "POLICY_VIOLATION"
+          : "RUNTIME_ERROR",
       name: error.name,
       message: error.message,
       ...position,
     },
   };
+}
+
+/**
+ * workerd refuses code generation from strings at request time (eval, Function, and the async and generator
+ * function constructors reached through `.constructor`) with this EvalError. It is the run-time side of the
+ * static ban in analyze.ts, so it carries the same code. A program that throws such an error itself only
+ * reports itself as refused.
+ */
+const CODE_GENERATION_REFUSED = /^Code generation from strings disallowed/;
+
+function isCodeGenerationRefusal(error: { name: string; message: string }): boolean {
+  return error.name === "EvalError" && CODE_GENERATION_REFUSED.test(error.message);
 }
 
 function parseResult(json: string): unknown {
@@ -173,7 +189,7 @@ function parseResult(json: string): unknown {
   }
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities|function-source)\.js:\d+:\d+\)?$/;
 
 /**
  * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames

@@ -9,6 +9,8 @@ import encode from "../../sandbox-template/encode.js";
 import guard from "../../sandbox-template/guard.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
+// @ts-ignore Text module
+import functionSource from "../../sandbox-template/function-source.js";
 
 export const USER_MODULE_NAME = "user.js";
 export const SANDBOX_MAIN_MODULE = "harness.js";
@@ -18,4 +20,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  "function-source.js": functionSource as unknown as string,
 };
