@@ -343,7 +343,27 @@ async function main() {
   console.log(`node ${process.version}: ${tests.length} tests in ${(nodeMs / 1000).toFixed(1)} s`);
 
   const { startLocalService } = await import("./local-service.mjs");
-  const service = await startLocalService({ label: "conformance" });
+  let service = await startLocalService({ label: "conformance" });
+  // A test that wedges local workerd (README, Security model: local has no CPU limit) would fail every test after
+  // it: when a request fails and /health does not answer either, the service is restarted and the test retried.
+  let restarting;
+  let restarts = 0;
+  const healthy = async (url) => {
+    try {
+      return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  const restart = async (failedUrl) => {
+    if (service.url !== failedUrl) return;
+    restarting ??= (async () => {
+      restarts++;
+      await service.stop();
+      service = await startLocalService({ label: "conformance" });
+    })().finally(() => (restarting = undefined));
+    await restarting;
+  };
   const serviceOutcomes = new Array(tests.length);
   const serviceStartedAt = Date.now();
   try {
@@ -352,7 +372,17 @@ async function main() {
     const lane = async () => {
       while (next < tests.length) {
         const index = next++;
-        serviceOutcomes[index] = await runOnService(service.url, tests[index].code);
+        if (restarting) await restarting;
+        let url = service.url;
+        let outcome = await runOnService(url, tests[index].code);
+        if (outcome.kind === "http" && !(await healthy(url))) {
+          console.log(`  service: no answer after ${tests[index].file}; restarting it`);
+          await restart(url);
+          url = service.url;
+          outcome = await runOnService(url, tests[index].code);
+          if (outcome.kind === "http" && !(await healthy(url))) await restart(url);
+        }
+        serviceOutcomes[index] = outcome;
         if (++done % 500 === 0) console.log(`  service: ${done}/${tests.length} (${((Date.now() - serviceStartedAt) / 1000).toFixed(0)} s)`);
       }
     };
@@ -360,6 +390,7 @@ async function main() {
   } finally {
     await service.stop();
   }
+  if (restarts > 0) console.log(`service restarted ${restarts} times after tests that wedged it`);
   const serviceMs = Date.now() - serviceStartedAt;
 
   let nodePass = 0;

@@ -145,6 +145,8 @@ describe("TypeScript that would hurt esbuild, and type-only module syntax", () =
   it("counts brackets in code only, not in strings, comments or template text", () => {
     expect(maxNestingDepth(`const s = "${"(".repeat(5000)}"; // ${"[".repeat(5000)}\n/* ${"{".repeat(5000)} */ const t = \`${"(".repeat(5000)}\${(1)}\`;`)).toBe(2);
     expect(maxNestingDepth("f([{ a: `${g(`${h()}`)}` }])")).toBe(7);
+    expect(maxNestingDepth(`type T = ${"Array<".repeat(3000)}number${">".repeat(3000)};`)).toBe(3000);
+    expect(maxNestingDepth("for (let i = 0; i < n; i++) {}\n".repeat(5000))).toBe(2);
   });
 
   it("restarts esbuild when a transform kills it, and the next transform works", async () => {

@@ -57,12 +57,15 @@ export async function transpileTypeScript(source: string): Promise<TranspileOutc
 export const MAX_TYPESCRIPT_NESTING = 1_000;
 
 /**
- * The deepest nesting of (), [], {} and `${`, outside strings and comments. Regular expressions are read as
+ * The deepest nesting of (), [], {}, `${` and type arguments, outside strings and comments. Regular expressions are read as
  * code, so a bracket in a regex can only raise the count a little; it never needs to be exact, only cheap and
  * never low for real nesting.
  */
 export function maxNestingDepth(source: string): number {
   let depth = 0;
+  // Type arguments nest as deeply (`Array<Array<…>>`), but `<` is also less-than: angles count only until the
+  // end of the statement or line, so comparisons never add up across a program.
+  let angles = 0;
   let max = 0;
   // Each open template literal remembers the brace depth its `${` opened at.
   const templates: number[] = [];
@@ -95,9 +98,16 @@ export function maxNestingDepth(source: string): number {
       }
     } else if (char === "(" || char === "[" || char === "{") {
       depth++;
-      if (depth > max) max = depth;
+      if (depth + angles > max) max = depth + angles;
     } else if (char === ")" || char === "]" || char === "}") {
       if (depth > 0) depth--;
+    } else if (char === "<" && source[i + 1] !== "=" && source[i + 1] !== "<") {
+      angles++;
+      if (depth + angles > max) max = depth + angles;
+    } else if (char === ">") {
+      if (angles > 0) angles--;
+    } else if (char === ";" || char === "\n") {
+      angles = 0;
     }
   }
   return max;
