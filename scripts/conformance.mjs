@@ -297,7 +297,7 @@ function category(outcome) {
 }
 
 /** A static refusal for code generation is only right when the program visibly builds code from a string. */
-const GENERATES_CODE = /\beval\s*\(|\bFunction\s*\(|\.constructor\s*\(|(?:Async|Generator|AsyncGenerator)Function\s*\(/;
+const GENERATES_CODE = /\bnew\s+Function\b|\beval\s*\(|\bFunction\s*\(|\.constructor\s*\(|(?:Async|Generator|AsyncGenerator)Function\s*\(/;
 
 // ---------------------------------------------------------------------------------------------------------------
 
