@@ -136,10 +136,25 @@ describe("TypeScript that would hurt esbuild, and type-only module syntax", () =
     expect(next).toMatchObject({ success: true, result: 1 });
   });
 
-  it("transpiles nesting at the limit: the limit sits below what esbuild survives here", async () => {
-    const depth = MAX_TYPESCRIPT_NESTING - 1;
-    const atLimit = await execute({ code: `enum E { A = 3 }\nreturn ${"(".repeat(depth)}E.A${")".repeat(depth)};`, language: "typescript" });
-    expect(atLimit).toMatchObject({ success: true, result: 3 });
+  it("refuses nesting of any form the TypeScript parser cannot hold (an arrow chain), and serves the next program", async () => {
+    const refused = await execute({ code: `enum E { A }\nreturn ${"() => ".repeat(16_000)}1;`, language: "typescript" });
+    expect(refused).toMatchObject({ success: false, status: "rejected", error: { code: "SYNTAX_ERROR" } });
+    expect(refused.error?.message).toMatch(/nested too deeply/);
+    const next = await execute({ code: "enum E { A, B }\nreturn E.B;", language: "typescript" });
+    expect(next).toMatchObject({ success: true, result: 1 });
+  });
+
+  it("transpiles an enum program nested 300 deep (the TypeScript parser holds about 500 parentheses in Node 22)", async () => {
+    const depth = 300;
+    const deep = await execute({ code: `enum E { A = 3 }\nreturn ${"(".repeat(depth)}E.A${")".repeat(depth)};`, language: "typescript" });
+    expect(deep).toMatchObject({ success: true, result: 3 });
+  });
+
+  it("refuses brackets nested past MAX_TYPESCRIPT_NESTING even when a syntax error stops the parser first", async () => {
+    const depth = MAX_TYPESCRIPT_NESTING + 1;
+    const result = await execute({ code: `let = ;\nenum E { A }\nreturn ${"(".repeat(depth)}E.A${")".repeat(depth)};`, language: "typescript" });
+    expect(result).toMatchObject({ success: false, status: "rejected", error: { code: "SYNTAX_ERROR" } });
+    expect(result.error?.message).toMatch(/nested too deeply/);
   });
 
   it("counts brackets in code only, not in strings, comments or template text", () => {

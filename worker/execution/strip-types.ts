@@ -21,11 +21,22 @@ export interface StrippedProgram {
   ast: acorn.Program;
 }
 
+/**
+ * The TypeScript parser ran out of stack: esbuild's parser recurses the same way (and stops its service for
+ * every later caller when it overflows), so it must not see the code, and analyze.ts could not parse it anyway.
+ */
+export class NestedTooDeeply extends Error {
+  override readonly name = "NestedTooDeeply";
+}
+
+/** undefined: esbuild decides (a parse error, or syntax the proof does not cover). Throws NestedTooDeeply. */
 export function stripTypes(source: string): StrippedProgram | undefined {
   try {
     return stripAndProve(source);
-  } catch {
-    // A parse error, or nesting deep enough to exhaust the stack in a walk: esbuild decides.
+  } catch (error) {
+    if (error instanceof RangeError || (error instanceof SyntaxError && /stack space/.test(error.message))) {
+      throw new NestedTooDeeply("The code is nested too deeply to transpile");
+    }
     return undefined;
   }
 }

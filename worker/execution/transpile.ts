@@ -2,7 +2,7 @@ import * as esbuild from "esbuild-wasm/esm/browser.js";
 // wrangler and the test pool both import .wasm files as compiled WebAssembly.Module objects.
 import esbuildWasm from "esbuild-wasm/esbuild.wasm";
 import type * as acorn from "acorn";
-import { eraseTypeOnlyModuleSyntax, stripTypes } from "./strip-types";
+import { eraseTypeOnlyModuleSyntax, NestedTooDeeply, stripTypes } from "./strip-types";
 
 export interface TranspileIssue {
   message: string;
@@ -26,7 +26,13 @@ export type TranspileOutcome =
  * measured here, against 6-14 ms warm); production takes no V8 flags to turn that off. See README, Benchmarks.
  */
 export async function transpileTypeScript(source: string): Promise<TranspileOutcome> {
-  const stripped = stripTypes(source);
+  let stripped;
+  try {
+    stripped = stripTypes(source);
+  } catch (error) {
+    if (error instanceof NestedTooDeeply) return { ok: false, issues: [{ message: error.message }] };
+    throw error;
+  }
   if (stripped) return { ok: true, ...stripped };
 
   const cached = esbuildOutcomes.get(source);
@@ -37,7 +43,9 @@ export async function transpileTypeScript(source: string): Promise<TranspileOutc
     return cached;
   }
   // esbuild's parser recurses per nesting level inside WebAssembly, and overflowing that stack stops its service
-  // for every later caller (30 000 parentheses did). Deep programs are refused before esbuild sees them.
+  // for every later caller (30 000 parentheses did). Deep programs are refused before esbuild sees them: when the
+  // TypeScript parser above overflowed (any form of nesting), or when brackets nest deeper than the limit (the
+  // parse may have stopped at a syntax error before the depth).
   const depth = maxNestingDepth(source);
   if (depth > MAX_TYPESCRIPT_NESTING) {
     return {
