@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_CONTEXT_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
 
-export const LANGUAGES = ["javascript", "typescript"] as const;
+export const LANGUAGES = ["javascript", "typescript", "python"] as const;
 export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
 export type Language = v.InferOutput<typeof LanguageSchema>;
 

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { GUARD_STEPS_PER_MS } from "../../schemas/limits";
 import { runInSandbox } from "../../worker/execution/sandbox";
+import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../worker/execution/sandbox-modules";
 import { execute } from "../helpers";
 
 // The child isolate failing while it loads: a module that throws at evaluation or does not compile. The validator
@@ -9,7 +11,16 @@ import { execute } from "../helpers";
 // outcome, not a rejection it cannot handle, and the next isolate must load normally.
 
 const loader = (env as unknown as Env).LOADER;
-const run = (moduleCode: string) => runInSandbox(loader, { moduleCode, childEnv: {}, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
+const program = (moduleCode: string) => ({
+  mainModule: SANDBOX_MAIN_MODULE,
+  modules: async () => ({ ...SANDBOX_MODULES, [USER_MODULE_NAME]: moduleCode }),
+  stepsPerMs: GUARD_STEPS_PER_MS,
+  startupAllowanceMs: 0,
+  userStackText: (message: string) => message,
+  userPosition: () => undefined,
+});
+const run = (moduleCode: string) =>
+  runInSandbox(loader, { program: program(moduleCode), childEnv: {}, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
 const healthy = "export default function (guard) { return async function (context) { return 'loaded'; }; }";
 
 describe("a child isolate failing at load", () => {

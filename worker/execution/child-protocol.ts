@@ -26,6 +26,9 @@ export const ChildReplySchema = v.object({
       code: v.optional(v.pipe(v.string(), v.maxLength(64))),
       message: v.pipe(v.string(), v.maxLength(64 * 1024)),
       stack: v.optional(v.pipe(v.string(), v.maxLength(64 * 1024))),
+      /** Set by a child that knows the position in the user's own code (Python: the innermost user frame). */
+      line: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+      column: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     }),
   ),
 });

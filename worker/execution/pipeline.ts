@@ -2,8 +2,7 @@ import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { buildChildEnv } from "../capabilities/child-env";
 import type { ChildReply } from "./child-protocol";
-import type { InstrumentedProgram } from "./instrument";
-import { prepare } from "./prepare";
+import { languageRuntime, type SandboxProgram } from "../languages";
 import { runInSandbox, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
@@ -48,14 +47,14 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
-  const prepared = await prepare(request.code, request.language);
+  const prepared = await languageRuntime(request.language).prepare(request.code, deps.env);
   await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
     const outcome = await runInSandbox(deps.env.LOADER, {
-      moduleCode: prepared.program.moduleCode,
+      program: prepared.program,
       childEnv: buildChildEnv(deps.ctx, {
         executionId: execution.executionId,
         config: request.config,
@@ -98,7 +97,7 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
 
 type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
 
-function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number): OutcomeFields {
+function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs: number): OutcomeFields {
   switch (outcome.kind) {
     case "reply":
       return fromReply(outcome.reply, program);
@@ -136,8 +135,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
   }
 }
 
-function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
-  const logs: LogEntry[] = reply.logs.map((entry) => ({ ...entry, message: userStackText(entry.message, program) }));
+function fromReply(reply: ChildReply, program: SandboxProgram): OutcomeFields {
+  const logs: LogEntry[] = reply.logs.map((entry) => ({ ...entry, message: program.userStackText(entry.message) }));
   if (reply.status === "success") {
     return {
       success: true,
@@ -151,7 +150,11 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
   if (reply.status === "timeout") {
     return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
   }
-  const position = error.stack ? userPosition(error.stack, program) : undefined;
+  const position = program.userPosition(error);
+  // A child that compiles the code itself (Python) reports a syntax error as a rejection, like prepare() does.
+  if (error.code === "SYNTAX_ERROR" && error.name !== "CapabilityError") {
+    return { success: false, status: "rejected", logs, error: { code: "SYNTAX_ERROR", name: error.name, message: error.message, ...position } };
+  }
   return {
     success: false,
     status: "error",
@@ -171,32 +174,4 @@ function parseResult(json: string): unknown {
   } catch {
     return { $type: "unencodable", message: "the sandbox returned a result that is not JSON" };
   }
-}
-
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities)\.js:\d+:\d+\)?$/;
-
-/**
- * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames
- * in user.js point at instrumented code. Harness frames are dropped and user frames become `code:line:column` in
- * the caller's own source.
- */
-function userStackText(message: string, program: InstrumentedProgram): string {
-  if (!message.includes(".js:")) return message;
-  return message
-    .split("\n")
-    .filter((line) => !SANDBOX_FRAME.test(line))
-    .map((line) =>
-      line.replace(/\buser\.js:(\d+):(\d+)/g, (_match, line: string, column: string) => {
-        const position = program.toSourcePosition({ line: Number(line), column: Number(column) });
-        return position ? `code:${position.line}:${position.column}` : "code";
-      }),
-    )
-    .join("\n");
-}
-
-/** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
-function userPosition(stack: string, program: InstrumentedProgram): { line: number; column: number } | undefined {
-  const match = /user\.js:(\d+):(\d+)/.exec(stack);
-  if (!match) return undefined;
-  return program.toSourcePosition({ line: Number(match[1]), column: Number(match[2]) });
 }
