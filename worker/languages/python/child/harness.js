@@ -135,20 +135,35 @@ function capabilityBridge(env) {
   };
   return {
     ai: async (model, inputJson) => (env.AI ? call("ai", () => env.AI.run(model, parseJson(inputJson))) : denied("ai")),
-    api: async (url, optionsJson) => (env.API ? call("api", () => env.API.request(url, parseJson(optionsJson))) : denied("api")),
+    api: async (url, optionsJson) =>
+      env.API ? call("api", () => env.API.request(url, optionsJson === undefined ? undefined : parseJson(optionsJson))) : denied("api"),
     db: async (queryJson) => (env.DB ? call("db", () => env.DB.query(parseJson(queryJson))) : denied("db")),
   };
 }
 
-/** A synchronous sleep that blocks the thread without burning CPU, and never past the deadline. */
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Spins after which a clock that has not moved is taken as frozen (production freezes it during synchronous code). */
+const FROZEN_CLOCK_SPINS = 1_000_000;
+
+/**
+ * time.sleep: Pyodide's own busy-waits in libc, outside the signal checks, so it ran seconds past the deadline.
+ * This one waits on the clock (workerd forbids Atomics.wait here, and without JSPI it cannot yield), never past
+ * the deadline: a sleep that would cross it waits until the deadline and trips the guard, whose next check stops
+ * the code where Python cannot catch it. With a frozen clock nothing can happen while a synchronous sleep waits
+ * (no I/O runs), so it returns at once.
+ */
 function sleepUntil(deadlineAt, control, seconds) {
   const ms = Number(seconds) * 1000;
-  if (!(ms >= 0)) return;
-  const remainingMs = deadlineAt - now();
-  Atomics.wait(sleepCell, 0, 0, Math.max(0, Math.min(ms, remainingMs)));
-  // Sticky: the patched signal check throws at Python's next eval-breaker tick, which Python cannot catch.
-  if (ms >= remainingMs) control.trip();
+  if (!(ms > 0)) return;
+  const startedAt = now();
+  const wakeAt = Math.min(startedAt + ms, deadlineAt);
+  let spins = 0;
+  let clock = startedAt;
+  while (clock < wakeAt) {
+    const next = now();
+    if (next === startedAt && ++spins > FROZEN_CLOCK_SPINS) return;
+    clock = next;
+  }
+  if (startedAt + ms >= deadlineAt) control.trip();
 }
 
 export default class PythonHarness extends WorkerEntrypoint {

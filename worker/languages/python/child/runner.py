@@ -179,6 +179,31 @@ class _LogHandler(_logging.Handler):
             self.handleError(record)
 
 
+_GUARD_TOOL_ID = 4
+_ONE = (0,)
+
+
+def _watch_calls():
+    """Makes every Python function start tick the signal check that runs the guard (harness.js).
+
+    CPython checks it on backward jumps only, so recursion without a loop never reached the guard: an exponential
+    `try: f() except RecursionError: f()` ran forever and wedged the local runtime. The loop in _tick is that
+    backward jump. Costs a callback per call, nothing per loop iteration. sys.monitoring is then removed from sys;
+    code that digs it out and switches this off is still stopped by production's CPU limit (locally it is not).
+    """
+    monitoring = _sys.monitoring
+
+    def _tick(code, offset):
+        for _ in _ONE:
+            pass
+
+    monitoring.use_tool_id(_GUARD_TOOL_ID, "code-exec guard")
+    monitoring.register_callback(_GUARD_TOOL_ID, monitoring.events.PY_START, _tick)
+    monitoring.set_events(_GUARD_TOOL_ID, monitoring.events.PY_START)
+    _sys.modules.pop("sys.monitoring", None)
+    del _sys.monitoring
+
+
 def _user_frames(tb):
     return [frame for frame in _traceback.extract_tb(tb) if frame.filename == USER_FILENAME]
 
@@ -239,9 +264,10 @@ async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
 
     # The snapshot froze the generator's state: without this every run would draw the same numbers.
     _random.seed()
-    # time.sleep busy-waits in libc, outside the signal checks; this one blocks without CPU and never past the
-    # deadline (harness.js), and the guard stops the code if it would.
+    # time.sleep busy-waits in libc, outside the signal checks; this one never waits past the deadline (harness.js).
     _time.sleep = bridge.sleep
+
+    _watch_calls()
 
     stdout = _LineStream(bridge, "log")
     stderr = _LineStream(bridge, "error")
@@ -261,6 +287,9 @@ async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
         return await capability(bridge.ai, model, _json.dumps(input))
 
     async def api(url, options=None):
+        # Omitted options stay omitted (JavaScript's api(url)); None would be a null the policy rejects.
+        if options is None:
+            return await capability(bridge.api, url)
         return await capability(bridge.api, url, _json.dumps(options))
 
     async def db(query):
