@@ -13,7 +13,9 @@ export const CodeSchema = v.pipe(
   v.string("code must be a string"),
   v.nonEmpty("code must not be empty"),
   v.maxBytes(MAX_CODE_BYTES, `code must be at most ${MAX_CODE_BYTES} bytes (UTF-8)`),
-  v.description("JavaScript or TypeScript source. Runs as the body of an async function: top-level `return` and `await` work."),
+  v.description(
+    "JavaScript or TypeScript source runs as the body of an async function: top-level `return` and `await` work. Python source runs as a module body: the final expression is the result; top-level `await` works.",
+  ),
 );
 
 /** A hostname pattern: an exact host or `*.` followed by a domain (matches subdomains at a dot boundary). */

@@ -222,8 +222,8 @@ describe("python: capabilities", () => {
     const reply = await rpc("executeCode", "print('rpc')\n6 * 7", "python");
     expect(reply.result).toMatchObject({ success: true, result: 42, language: "python" });
     const listed = await exports.default.fetch(`${BASE}/executions?language=python&limit=100`);
-    const body = await listed.json<{ executions: { id: string; language: string }[] }>();
-    expect(body.executions.find((row) => row.id === reply.result?.executionId)).toMatchObject({ language: "python" });
+    const body = await listed.json<{ executions: { executionId: string; language: string }[] }>();
+    expect(body.executions.find((row) => row.executionId === reply.result?.executionId)).toMatchObject({ language: "python" });
   });
 });
 
