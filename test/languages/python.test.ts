@@ -294,8 +294,10 @@ try:
     out["run_js"] = "ran"
 except Exception as e:
     out["run_js"] = "failed"
+import sys
+out["monitoring"] = hasattr(sys, "monitoring")
 out`);
-    expect(result.result).toEqual({ js: "ModuleNotFoundError", pyodide_js: "ModuleNotFoundError", run_js: "failed" });
+    expect(result.result).toEqual({ js: "ModuleNotFoundError", pyodide_js: "ModuleNotFoundError", run_js: "failed", monitoring: false });
   });
 
   it("finds no JavaScript object that leads to the guard, the harness, Pyodide's API or the stubs", async () => {
