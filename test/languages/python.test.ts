@@ -78,6 +78,11 @@ loop.append(loop)
     });
   });
 
+  it("encodes the result with json functions bound before the code ran", async () => {
+    const result = await py("import json\njson.dumps = lambda *a, **k: 'x' * 10\njson.loads = lambda *a, **k: None\n{'a': [1, 2]}");
+    expect(result).toMatchObject({ success: true, result: { a: [1, 2] } });
+  });
+
   it("caps the result like JavaScript's and says so", async () => {
     const result = await py("'x' * (2 * 1024 * 1024)");
     expect(result).toMatchObject({ success: true, resultTruncated: true, result: { $type: "truncated", reason: "string too long" } });

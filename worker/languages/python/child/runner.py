@@ -8,7 +8,6 @@
 import ast as _ast
 import dataclasses as _dataclasses
 import datetime as _datetime
-import json as _json
 import logging as _logging
 import math as _math
 import random as _random
@@ -16,6 +15,8 @@ import sys as _sys
 import time as _time
 import traceback as _traceback
 import types as _types
+# Bound now, before user code exists: code that replaces json.dumps / json.loads changes nothing for the harness.
+from json import dumps as _dumps, loads as _loads
 
 USER_FILENAME = "<code>"
 _SAFE_INTEGER = 2**53 - 1
@@ -103,7 +104,7 @@ def _encode(value, max_chars, max_depth, max_nodes):
                     out["$truncated"] = cut("object too large")
                     break
                 # JSON object keys are strings; json.dumps turns None/bool/number keys into text the same way.
-                k = key if isinstance(key, str) else _json.dumps(key) if isinstance(key, (int, float, bool)) or key is None else str(key)
+                k = key if isinstance(key, str) else _dumps(key) if isinstance(key, (int, float, bool)) or key is None else str(key)
                 state["budget"] -= len(k) + 4
                 out[k] = walk(item, depth + 1)
             return out
@@ -131,7 +132,7 @@ def _encode(value, max_chars, max_depth, max_nodes):
         return {"$type": "object", "constructor": type(v).__name__}
 
     tree = walk(value, 0)
-    return _json.dumps(tree, ensure_ascii=False, allow_nan=False), state["truncated"]
+    return _dumps(tree, ensure_ascii=False, allow_nan=False), state["truncated"]
 
 
 class _LineStream:
@@ -254,13 +255,13 @@ def compile_user_code(code):
 
 def check(code):
     _, issue = compile_user_code(code)
-    return _json.dumps(issue)
+    return _dumps(issue)
 
 
 async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
     runner, issue = compile_user_code(code)
     if issue is not None:
-        return _json.dumps({"status": "error", "error": issue})
+        return _dumps({"status": "error", "error": issue})
 
     # The snapshot froze the generator's state: without this every run would draw the same numbers.
     _random.seed()
@@ -277,28 +278,28 @@ async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
     root.setLevel(_logging.DEBUG)
 
     async def capability(call, *args):
-        reply = _json.loads(await call(*args))
+        reply = _loads(await call(*args))
         if not isinstance(reply, dict) or reply.get("ok") is not True:
             error = (reply.get("error") if isinstance(reply, dict) else None) or {}
             raise CapabilityError(str(error.get("code", "SANDBOX_ERROR")), str(error.get("message", "capability returned a malformed reply")))
         return reply.get("value")
 
     async def ai(model, input):
-        return await capability(bridge.ai, model, _json.dumps(input))
+        return await capability(bridge.ai, model, _dumps(input))
 
     async def api(url, options=None):
         # Omitted options stay omitted (JavaScript's api(url)); None would be a null the policy rejects.
         if options is None:
             return await capability(bridge.api, url)
-        return await capability(bridge.api, url, _json.dumps(options))
+        return await capability(bridge.api, url, _dumps(options))
 
     async def db(query):
-        return await capability(bridge.db, _json.dumps(query))
+        return await capability(bridge.db, _dumps(query))
 
     scope = {
         "__name__": "__main__",
         "__builtins__": __builtins__,
-        "context": _json.loads(context_json),
+        "context": _loads(context_json),
         "ai": ai,
         "api": api,
         "db": db,
@@ -309,17 +310,17 @@ async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
     except SystemExit as stop:
         # sys.exit() ends the program: 0/None is success without a result, anything else an error.
         if stop.code is None or stop.code == 0:
-            return _json.dumps({"status": "success"})
-        return _json.dumps({"status": "error", "error": {"name": "SystemExit", "message": str(stop.code)}})
+            return _dumps({"status": "success"})
+        return _dumps({"status": "error", "error": {"name": "SystemExit", "message": str(stop.code)}})
     except BaseException as error:
-        return _json.dumps({"status": "error", "error": _describe(error)})
+        return _dumps({"status": "error", "error": _describe(error)})
     finally:
         stdout.flush()
         stderr.flush()
     if value is None:
-        return _json.dumps({"status": "success"})
+        return _dumps({"status": "success"})
     result_json, truncated = _encode(value, max_chars, max_depth, max_nodes)
     reply = {"status": "success", "resultJson": result_json}
     if truncated:
         reply["resultTruncated"] = True
-    return _json.dumps(reply)
+    return _dumps(reply)
