@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_CONTEXT_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
 
-export const LANGUAGES = ["javascript", "typescript"] as const;
+export const LANGUAGES = ["javascript", "typescript", "python"] as const;
 export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
 export type Language = v.InferOutput<typeof LanguageSchema>;
 
@@ -13,7 +13,9 @@ export const CodeSchema = v.pipe(
   v.string("code must be a string"),
   v.nonEmpty("code must not be empty"),
   v.maxBytes(MAX_CODE_BYTES, `code must be at most ${MAX_CODE_BYTES} bytes (UTF-8)`),
-  v.description("JavaScript or TypeScript source. Runs as the body of an async function: top-level `return` and `await` work."),
+  v.description(
+    "JavaScript or TypeScript source runs as the body of an async function: top-level `return` and `await` work. Python source runs as a module body: the final expression is the result; top-level `await` works.",
+  ),
 );
 
 /** A hostname pattern: an exact host or `*.` followed by a domain (matches subdomains at a dot boundary). */

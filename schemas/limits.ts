@@ -17,6 +17,15 @@ export const MAX_TIMEOUT_MS = 120_000;
  */
 export const GUARD_STEPS_PER_MS = 500_000;
 
+/**
+ * Python's guard runs in Pyodide's signal check, every ~50 eval-breaker ticks: measured 180 checks per ms in a
+ * busy `for` loop and 3 000 - 5 500 in `while True: pass`. The count must use the high rate so fast loops stop.
+ */
+export const PYTHON_GUARD_STEPS_PER_MS = 6_000;
+
+/** A Python child restores its memory snapshot before the user's code starts (~110 ms warm, more under load). */
+export const PYTHON_STARTUP_ALLOWANCE_MS = 3_000;
+
 /** Grace the parent gives the child after the timeout before declaring it unresponsive. */
 export const PARENT_GRACE_MS = 400;
 

@@ -10,7 +10,7 @@ import { CAPABILITY_ERROR_CODES } from "./capabilities/reply";
 export function runtimeDocs() {
   return {
     summary:
-      "Runs JavaScript and TypeScript in a fresh, network-less V8 isolate per execution. The code is the body of an async function: use `return` for the result and `await` freely.",
+      "Runs JavaScript, TypeScript and Python in a fresh, network-less V8 isolate per execution. JavaScript and TypeScript are the body of an async function: use `return` for the result and `await` freely. Python is a module body whose final expression is the result.",
     // The route table the OpenAPI document is built from (schemas: GET /openapi.json).
     endpoints: OPERATIONS.map((op) => ({ method: op.method.toUpperCase(), path: op.path, summary: op.summary, public: op.public ?? false })),
     languages: LANGUAGES,
@@ -80,13 +80,29 @@ export function runtimeDocs() {
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
     http: `Request bodies must be Content-Type: application/json (optionally charset=utf-8; anything else is 415) and at most ${limits.MAX_REQUEST_BYTES} bytes, chunked or not (413). Only the service's own hostnames (SERVICE_HOSTNAMES) and loopback names are answered (any other Host is 421, a DNS-rebinding defence). Cross-origin browser requests are refused (403) unless their origin is in ALLOWED_ORIGINS, which also gets CORS headers and preflight answers; none by default. RPC calls skip these checks.`,
+    python: {
+      runtime: "CPython 3.14 (Pyodide 314.0.8, WebAssembly), restored from a memory snapshot in a fresh isolate per execution, offline.",
+      rules: [
+        "The code is a module body (`__name__ == \"__main__\"`). The value of a final expression is the result; there is no top-level `return`. A final expression that is None gives no result. Top-level `await` works.",
+        "`context` is a dict made from the request's JSON.",
+        "Results are encoded like JavaScript's: dict -> object, list/tuple -> array, None -> null, int beyond 2**53 -> { $type: bigint }, NaN/Infinity -> { $type: number }, set -> { $type: Set }, bytes -> { $type: bytes }, datetime/date -> ISO string, dataclass -> object, exception -> { $type: Error }, function/class -> { $type: function }, other objects -> { $type: object, constructor }. Same caps.",
+        "`print()` goes to logs as log (stdout) or error (stderr), one entry per line, in order; `logging` records keep their level (DEBUG debug, INFO info, WARNING warn, ERROR/CRITICAL error); the root logger is set to DEBUG. Same caps as console.",
+        "An uncaught exception is the error: `name` is its class, `message` its text, `line`/`column` the innermost frame in your code. `sys.exit(0)` ends the run successfully.",
+        "`await ai(model, input)`, `await api(url, options=None)`, `await db(query)`: the same arguments (dicts) and results (dicts) as JavaScript, through the same policy; a denied or failed call raises `CapabilityError` with `.code`.",
+        "The standard library Pyodide ships works (json, re, math, datetime, collections, itertools, dataclasses, typing, decimal, fractions, statistics, random, csv, ...). Third-party packages are not installed and cannot be: importing one raises ModuleNotFoundError saying so.",
+        "`import js` and `import pyodide_js` fail: the JavaScript side is not reachable from the code.",
+        "Limits: loops, exception-swallowing loops, recursion, regex backtracking and huge integer or sort operations are stopped at config.timeout (status timeout, prints kept). `time.sleep()` never sleeps past the deadline (a longer sleep ends the run as a timeout). `random` is reseeded every run; nothing survives between runs (but `hash()` of str uses one fixed secret).",
+        "Syntax errors come back from /validate and /execute as SYNTAX_ERROR with line and column (/validate for Python starts an isolate to compile: ~0.2 s).",
+      ],
+      example: "import math\nprint('computing')\nmath.sqrt(context['n']) * 2",
+    },
     rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
   };
 }
 
 /** What each execution error code means to the caller; the compiler checks every code is described. */
 const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
-  SYNTAX_ERROR: "The code does not parse (or TypeScript does not transpile). Nothing ran; status is rejected.",
+  SYNTAX_ERROR: "The code does not parse (or TypeScript does not transpile, or Python does not compile). Nothing ran; status is rejected.",
   POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Found before running: nothing ran, status is rejected. Code generation refused while running (e.g. `(async function () {}).constructor('…')`): status is error, logs kept.",
   RUNTIME_ERROR: "The code threw or rejected. line and column point at your source (TypeScript too).",
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
@@ -157,13 +173,20 @@ ${curl({ language: "typescript", code: "interface User { name: string; age: numb
 ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${prose(api.description)}</p><pre>${api.example}</pre>`)}`,
     ],
     [
+      "python",
+      "Python",
+      html`<p>${prose(docs.python.runtime)}</p><ul>${docs.python.rules.map((rule) => html`<li>${prose(rule)}</li>`)}</ul>
+<pre>${curl({ language: "python", code: docs.python.example, context: { n: 16 } })}
+# {"executionId":"…","success":true,"result":8,"logs":[{"level":"log","message":"computing",…}],"status":"success","language":"python",…}</pre>`,
+    ],
+    [
       "config",
       "Configuration (request <code>config</code>)",
       html`<table><tr><th>Field</th><th>Default</th><th>Rule</th></tr>
 <tr><td><code>timeout</code></td><td>${formatNumber(docs.config.timeout.default)} ms</td><td>${formatNumber(docs.config.timeout.min)}–${formatNumber(docs.config.timeout.max)} ms, whole milliseconds; wall clock for the whole execution</td></tr>
 <tr><td><code>allowedAPIs</code></td><td><code>${JSON.stringify(docs.config.allowedAPIs.default)}</code></td><td>Runtime APIs the code may use; the others are absent from the sandbox and throw CAPABILITY_DENIED</td></tr>
 <tr><td><code>allowedDomains</code></td><td><code>[]</code></td><td>${prose(docs.config.allowedDomains.note)}</td></tr></table>
-<p>Languages: ${docs.languages.map((l, i) => html`${i ? ", " : ""}<code>${l}</code>`)} (<code>language</code>, default <code>javascript</code>). TypeScript types are erased, not checked.</p>`,
+<p>Languages: ${docs.languages.map((l, i) => html`${i ? ", " : ""}<code>${l}</code>`)} (<code>language</code>, default <code>javascript</code>). TypeScript types are erased, not checked. Python: see <a href="#python">Python</a>.</p>`,
     ],
     [
       "limits",

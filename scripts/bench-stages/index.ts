@@ -9,14 +9,14 @@
 
 import * as acorn from "acorn";
 import { ExecuteRequestSchema } from "../../schemas/execute";
-import { MAX_REQUEST_BYTES } from "../../schemas/limits";
+import { GUARD_STEPS_PER_MS, MAX_REQUEST_BYTES } from "../../schemas/limits";
 import { buildChildEnv } from "../../worker/capabilities/child-env";
 import { analyze } from "../../worker/execution/analyze";
 import { instrument, newGuardName, type InstrumentedProgram } from "../../worker/execution/instrument";
 import { executeRequest, type ExecutionRecorder } from "../../worker/execution/pipeline";
 import { prepare } from "../../worker/execution/prepare";
 import { InProcessSandboxHost } from "../../worker/execution/sandbox";
-import { SANDBOX_MODULES } from "../../worker/execution/sandbox-modules";
+import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES } from "../../worker/execution/sandbox-modules";
 import { createRecorder } from "../../worker/history/recorder";
 import { parseInput, readJsonBody } from "../../worker/parse";
 
@@ -97,7 +97,14 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
   const inProcess = new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
   add("runInSandbox (isolate, harness, run(), reply check)", () =>
     inProcess.run({
-      moduleCode: prepared.moduleCode,
+      program: {
+        mainModule: SANDBOX_MAIN_MODULE,
+        modules: async () => ({ ...SANDBOX_MODULES, "user.js": prepared.moduleCode }),
+        stepsPerMs: GUARD_STEPS_PER_MS,
+        startupAllowanceMs: 0,
+        userLogs: (logs) => [...logs],
+        userPosition: () => undefined,
+      },
       capabilities: { executionId: crypto.randomUUID(), config: request.config, deadlineAt: Date.now() + request.config.timeout },
       contextJson: "{}",
       timeoutMs: 30_000,

@@ -66,7 +66,7 @@ describe("GET /openapi.json", () => {
     expect(request.required).toEqual(["code"]);
     expect(request.properties.code["x-maxBytes"]).toBe(100 * 1024);
     expect(request.properties.config.properties.timeout).toMatchObject({ type: "integer", minimum: 100, maximum: 120_000, default: 30_000 });
-    expect(request.properties.language.enum).toEqual(["javascript", "typescript"]);
+    expect(request.properties.language.enum).toEqual(["javascript", "typescript", "python"]);
     expect(document.components.schemas.ExecutionResult.properties.status.enum).toContain("timeout");
     const list = (document as unknown as { paths: Record<string, any> }).paths["/executions"].get;
     expect(list.parameters.find((p: { name: string }) => p.name === "limit").schema).toMatchObject({ type: "integer", minimum: 1, maximum: MAX_LIST_LIMIT });

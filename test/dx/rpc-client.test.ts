@@ -6,7 +6,7 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 describe("typed RPC client", () => {
   it("types env.CODE_EXEC's methods with the service's own schemas (checked by npm run typecheck)", () => {
     expectTypeOf<CodeExecBinding["executeCode"]>().parameter(0).toEqualTypeOf<string>();
-    expectTypeOf<CodeExecBinding["executeCode"]>().parameter(1).toEqualTypeOf<"javascript" | "typescript" | undefined>();
+    expectTypeOf<CodeExecBinding["executeCode"]>().parameter(1).toEqualTypeOf<"javascript" | "typescript" | "python" | undefined>();
     expectTypeOf<ReturnType<CodeExecBinding["executeCode"]>>().toEqualTypeOf<Promise<ExecutionResult>>();
     expectTypeOf<ReturnType<CodeExecBinding["getExecution"]>>().toEqualTypeOf<Promise<ExecutionRecord>>();
     expectTypeOf<ReturnType<CodeExecBinding["listExecutions"]>>().toEqualTypeOf<Promise<ListExecutionsResponse>>();

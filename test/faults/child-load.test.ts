@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { GUARD_STEPS_PER_MS } from "../../schemas/limits";
 import { InProcessSandboxHost } from "../../worker/execution/sandbox";
+import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../worker/execution/sandbox-modules";
 import { execute } from "../helpers";
 
 // The child isolate failing while it loads: a module that throws at evaluation or does not compile. The validator
@@ -12,7 +14,16 @@ const loader = (env as unknown as Env).LOADER;
 // No capability is allowed, so the child's env is empty whatever the policy says.
 const host = new InProcessSandboxHost(loader, () => ({}));
 const capabilities = { executionId: "child-load", config: { timeout: 1_000, allowedAPIs: [], allowedDomains: [] }, deadlineAt: Date.now() + 60_000 };
-const run = (moduleCode: string) => host.run({ moduleCode, capabilities, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
+const program = (moduleCode: string) => ({
+  mainModule: SANDBOX_MAIN_MODULE,
+  modules: async () => ({ ...SANDBOX_MODULES, [USER_MODULE_NAME]: moduleCode }),
+  stepsPerMs: GUARD_STEPS_PER_MS,
+  startupAllowanceMs: 0,
+  userLogs: <T>(logs: readonly T[]) => [...logs],
+  userPosition: () => undefined,
+});
+const run = (moduleCode: string) =>
+  host.run({ program: program(moduleCode), capabilities, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
 const healthy = "export default function (guard) { return async function (context) { return 'loaded'; }; }";
 
 describe("a child isolate failing at load", () => {

@@ -70,7 +70,7 @@ describe("GET /executions", () => {
   });
 
   it("answers 400 UNSUPPORTED_LANGUAGE for an unknown language filter, as POST /execute does", async () => {
-    const response = await call("/executions?language=python", asA);
+    const response = await call("/executions?language=ruby", asA);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: "UNSUPPORTED_LANGUAGE" } });
   });

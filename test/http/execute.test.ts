@@ -127,7 +127,7 @@ describe("request-level errors", () => {
   });
 
   it("answers an unknown language with 400 UNSUPPORTED_LANGUAGE", async () => {
-    const response = await post("/execute", { code: "print(1)", language: "python" });
+    const response = await post("/execute", { code: "puts 1", language: "ruby" });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: "UNSUPPORTED_LANGUAGE", message: expect.stringContaining("javascript") } });
   });

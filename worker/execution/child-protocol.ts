@@ -49,6 +49,9 @@ const ChildErrorSchema = v.object({
   code: v.optional(v.pipe(v.string(), cutTo(MAX_ERROR_CODE_CHARS))),
   message: v.pipe(v.string(), cutTo(MAX_ERROR_MESSAGE_CHARS)),
   stack: v.optional(v.pipe(v.string(), cutTo(MAX_ERROR_STACK_CHARS))),
+  /** Set by a child that knows the position in the user's own code (Python: the innermost user frame). */
+  line: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  column: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
 /** The reply's shape; the log entries are checked one by one (capLogs), so one bad entry costs only itself. */

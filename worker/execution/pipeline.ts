@@ -1,9 +1,7 @@
 import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
-import type { InstrumentedProgram } from "./instrument";
-import { prepare } from "./prepare";
-import type { SourcePosition } from "./source-map";
+import { languageRuntime, type SandboxProgram } from "../languages";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
@@ -49,14 +47,14 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
-  const prepared = await prepare(request.code, request.language);
+  const prepared = await languageRuntime(request.language).prepare(request.code, deps.env);
   let result: ExecutionResult;
   if (!prepared.ok) {
     await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    const outcome = await sandboxHostFor(deps.env, deps.ctx).run({
-      moduleCode: prepared.program.moduleCode,
+    const outcome = await sandboxHostFor(deps.env, deps.ctx, prepared.program).run({
+      program: prepared.program,
       capabilities: {
         executionId: execution.executionId,
         config: request.config,
@@ -100,7 +98,7 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
 
 type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
 
-function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number): OutcomeFields {
+function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs: number): OutcomeFields {
   switch (outcome.kind) {
     case "reply":
       return fromReply(outcome.reply, program);
@@ -108,7 +106,7 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
       return {
         success: false,
         status: "error",
-        logs: userLogs(outcome.logs, program),
+        logs: program.userLogs(outcome.logs),
         error: { code: "SANDBOX_ERROR", name: "SandboxError", message: outcome.problem },
       };
     case "unresponsive":
@@ -147,8 +145,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
   }
 }
 
-function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
-  const logs = userLogs(reply.logs, program);
+function fromReply(reply: ChildReply, program: SandboxProgram): OutcomeFields {
+  const logs = program.userLogs(reply.logs);
   if (reply.status === "success") {
     return {
       success: true,
@@ -162,7 +160,11 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
   if (reply.status === "timeout") {
     return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
   }
-  const position = error.stack ? userPosition(error.stack, program) : undefined;
+  const position = program.userPosition(error);
+  // A child that compiles the code itself (Python) reports a syntax error as a rejection, like prepare() does.
+  if (error.code === "SYNTAX_ERROR" && error.name !== "CapabilityError") {
+    return { success: false, status: "rejected", logs, error: { code: "SYNTAX_ERROR", name: error.name, message: error.message, ...position } };
+  }
   return {
     success: false,
     status: "error",
@@ -199,53 +201,4 @@ function parseResult(json: string): unknown {
   } catch {
     return { $type: "unencodable", message: "the sandbox returned a result that is not JSON" };
   }
-}
-
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source)\.js:\d+:\d+\)?$/;
-const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;
-
-function userLogs(logs: readonly LogEntry[], program: InstrumentedProgram): LogEntry[] {
-  const positions = new Map<string, string>();
-  return logs.map((entry) => ({ ...entry, message: userStackText(entry.message, program, positions) }));
-}
-
-/**
- * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames
- * in user.js point at instrumented code. Harness frames are dropped and user frames become `code:line:column` in
- * the caller's own source. Log text is the user's: what only looks like a frame (`user.js:0:0`, a line past the
- * module) is left as it is.
- */
-function userStackText(message: string, program: InstrumentedProgram, positions: Map<string, string>): string {
-  if (!message.includes(".js:")) return message;
-  return message
-    .split("\n")
-    .filter((line) => !SANDBOX_FRAME.test(line))
-    .map((line) =>
-      line.replace(USER_FRAME, (match: string, line: string, column: string) => {
-        const key = `${line}:${column}`;
-        let mapped = positions.get(key);
-        if (mapped === undefined) {
-          const generated = framePosition(line, column);
-          const position = generated ? program.toSourcePosition(generated) : undefined;
-          mapped = position ? `code:${position.line}:${position.column}` : generated ? "code" : match;
-          positions.set(key, mapped);
-        }
-        return mapped;
-      }),
-    )
-    .join("\n");
-}
-
-/** A position as V8 writes it in a frame (1-based line and column), or undefined for text that cannot be one. */
-function framePosition(line: string, column: string): SourcePosition | undefined {
-  const position = { line: Number(line), column: Number(column) };
-  const plausible = (n: number) => Number.isSafeInteger(n) && n >= 1;
-  return plausible(position.line) && plausible(position.column) ? position : undefined;
-}
-
-/** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
-function userPosition(stack: string, program: InstrumentedProgram): { line: number; column: number } | undefined {
-  const match = /user\.js:(\d+):(\d+)/.exec(stack);
-  const generated = match ? framePosition(match[1] ?? "", match[2] ?? "") : undefined;
-  return generated ? program.toSourcePosition(generated) : undefined;
 }

@@ -56,7 +56,7 @@ export class RemoteSandboxHost implements SandboxHost {
         executionId: run.capabilities.executionId,
         modulesHash: modules.hash,
         userModuleName: USER_MODULE_NAME,
-        userModule: run.moduleCode,
+        userModule: run.program.planeUserModule,
         input: childRunInput(run),
         limits: childLimits(run),
         bindings: Object.keys(capabilities),

@@ -1,8 +1,8 @@
-import { GUARD_STEPS_PER_MS, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
+import { PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
+import type { SandboxProgram } from "../languages";
 import { buildChildEnv, type ChildEnvInput } from "../capabilities/child-env";
 import { parseChildReply, type ChildRunInput, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
 import { RemoteSandboxHost } from "./remote-sandbox";
-import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
 // Where a child isolate runs is one decision, made here: in this process through env.LOADER (production, and the
 // vitest suite), or in a separate sandbox-host process (local dev and self-hosting, where workerd has no CPU or
@@ -13,7 +13,8 @@ import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbo
 export const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
 
 export interface SandboxRun {
-  moduleCode: string;
+  /** The language's child: its modules, main module, guard rate and startup allowance. */
+  program: SandboxProgram;
   /** The execution's policy; each host turns it into capability bindings its own way. */
   capabilities: ChildEnvInput;
   contextJson: string;
@@ -37,20 +38,28 @@ export interface SandboxHost {
   run(run: SandboxRun): Promise<SandboxOutcome>;
 }
 
-/** SANDBOX_PLANE_URL set (scripts/dev.mjs, self-hosting) = remote; empty = in-process, as deployed. */
-export function sandboxHostFor(env: Env, ctx: ExecutionContext): SandboxHost {
+/**
+ * SANDBOX_PLANE_URL set (scripts/dev.mjs, self-hosting) = remote; empty = in-process, as deployed. The plane's
+ * hosts carry the JavaScript harness only so far: a program without `planeUserModule` (Python) runs in process.
+ */
+export function sandboxHostFor(env: Env, ctx: ExecutionContext, program: SandboxProgram): SandboxHost {
   const planeUrl: string = env.SANDBOX_PLANE_URL;
-  if (planeUrl) return new RemoteSandboxHost(planeUrl);
+  if (planeUrl && program.planeUserModule !== undefined) return new RemoteSandboxHost(planeUrl);
   return new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
 }
 
 export function childRunInput(run: SandboxRun): ChildRunInput {
-  return { contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs };
+  return { contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: run.program.stepsPerMs, captureLogs: run.captureLogs };
+}
+
+/** How long past the timeout the parent waits: its grace, plus the time the language's child takes to start. */
+export function graceMs(run: SandboxRun): number {
+  return PARENT_GRACE_MS + run.program.startupAllowanceMs;
 }
 
 export function childLimits(run: SandboxRun): { cpuMs: number; subRequests: number } {
   // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
-  return { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT };
+  return { cpuMs: run.timeoutMs + graceMs(run), subRequests: SUBREQUEST_LIMIT };
 }
 
 /** What the harness's run() resolved with, wherever it ran: untrusted, parsed, validated and capped only there. */
@@ -77,11 +86,19 @@ export class InProcessSandboxHost implements SandboxHost {
   ) {}
 
   async run(run: SandboxRun): Promise<SandboxOutcome> {
+    let modules: Awaited<ReturnType<SandboxProgram["modules"]>>;
+    try {
+      modules = await run.program.modules();
+    } catch (error) {
+      // A language whose files are missing (python-assets/ not built) fails its executions, not the service.
+      console.error("sandbox: the child's modules could not be read", error);
+      return { kind: "failed", name: "SandboxError", message: "this language's runtime files could not be loaded" };
+    }
     const worker = this.loader.load({
       compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
       compatibilityFlags: [],
-      mainModule: SANDBOX_MAIN_MODULE,
-      modules: { ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
+      mainModule: run.program.mainModule,
+      modules,
       env: this.childEnv(run.capabilities),
       globalOutbound: null,
       limits: childLimits(run),
@@ -92,7 +109,7 @@ export class InProcessSandboxHost implements SandboxHost {
 
     let timer: number | undefined;
     const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
-      timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
+      timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + graceMs(run));
     });
     const call = harness.run(childRunInput(run)).then(outcomeOfReply, outcomeOfError);
     try {

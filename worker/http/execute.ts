@@ -2,7 +2,7 @@ import { ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execu
 import { MAX_REQUEST_BYTES } from "../../schemas/limits";
 import type { ValidateResponse } from "../../schemas/result";
 import { executeRequest, type Caller, type PipelineDeps } from "../execution/pipeline";
-import { prepare } from "../execution/prepare";
+import { languageRuntime } from "../languages";
 import { parseInput, readJsonBody } from "../parse";
 
 export async function handleExecute(request: Request, deps: PipelineDeps, caller: Caller): Promise<Response> {
@@ -10,9 +10,9 @@ export async function handleExecute(request: Request, deps: PipelineDeps, caller
   return Response.json(await executeRequest(deps, input, caller));
 }
 
-export async function handleValidate(request: Request): Promise<Response> {
+export async function handleValidate(request: Request, env: Env): Promise<Response> {
   const input = parseInput(ValidateRequestSchema, await readJsonBody(request, MAX_REQUEST_BYTES));
-  const prepared = await prepare(input.code, input.language);
-  const body: ValidateResponse = prepared.ok ? { valid: true, errors: [] } : { valid: false, errors: prepared.issues };
+  const issues = await languageRuntime(input.language).validate(input.code, env);
+  const body: ValidateResponse = { valid: issues.length === 0, errors: issues };
   return Response.json(body);
 }

@@ -7,6 +7,8 @@ export function handleHealth(): Response {
   return Response.json(body);
 }
 
+const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { javascript: "JavaScript", typescript: "TypeScript", python: "Python" };
+
 export function handleLanguages(): Response {
   const notes: Record<(typeof LANGUAGES)[number], { status: string; notes: string; extensions: string[] }> = {
     javascript: {
@@ -20,9 +22,15 @@ export function handleLanguages(): Response {
       notes:
         "Types are erased, not checked: erasable syntax is blanked in place (verified against the erased syntax tree), everything else (enums, namespaces, parameter properties) goes through esbuild. Decorators are passed through and rejected, as V8 does not run them yet. Errors point at the TypeScript source.",
     },
+    python: {
+      status: "beta",
+      extensions: [".py"],
+      notes:
+        "CPython 3.14 (Pyodide 314.0.8, WebAssembly) in the same kind of fresh isolate, started from a memory snapshot. The code is a module body: the value of a final expression is the result (no top-level return); top-level await works. `context` is a dict; ai(), api(), db() are awaitable and raise CapabilityError with .code. print() and logging go to logs. The standard library Pyodide ships works offline; third-party packages are not available.",
+    },
   };
   const body: LanguagesResponse = {
-    languages: LANGUAGES.map((id) => ({ id, name: id === "javascript" ? "JavaScript" : "TypeScript", ...notes[id] })),
+    languages: LANGUAGES.map((id) => ({ id, name: LANGUAGE_NAMES[id], ...notes[id] })),
     default: "javascript",
   };
   return Response.json(body);

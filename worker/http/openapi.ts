@@ -55,6 +55,10 @@ export const EXAMPLE_EXECUTE = {
       code: "interface User { name: string; age: number }\nconst user: User = { name: 'John', age: 30 };\nreturn user.name;",
     },
   },
+  python: {
+    summary: "Python",
+    value: { language: "python", code: "import math\nprint('computing')\nmath.sqrt(context['n']) * 2", context: { n: 16 } },
+  },
   config: {
     summary: "Config",
     value: { code: "const r = await api('https://api.github.com/zen');\nreturn r.body", config: { timeout: 5000, allowedAPIs: ["api", "console"], allowedDomains: ["api.github.com"] } },

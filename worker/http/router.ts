@@ -44,7 +44,7 @@ export const router = Router<IRequest, Args>({
   .get("/openapi.json", (request) => handleOpenApi(request))
   .get("/", handlePlayground)
   .post("/execute", (request, env, ctx) => handleExecute(request, deps(env, ctx), authOf(request).caller))
-  .post("/validate", (request) => handleValidate(request))
+  .post("/validate", (request, env) => handleValidate(request, env))
   .all("/execute", methodNotAllowed("POST"))
   .all("/validate", methodNotAllowed("POST"))
   .get("/executions", (request, env) => handleListExecutions(request, env, authOf(request)))

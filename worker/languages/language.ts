@@ -1,0 +1,36 @@
+import type { LogEntry, ValidationIssue } from "../../schemas/result";
+import type { ChildReply } from "../execution/child-protocol";
+
+/**
+ * What a language hands the pipeline: everything the sandbox needs to start its child and everything the
+ * pipeline needs to read the child's reply back in the caller's terms. The pipeline and the sandbox never ask
+ * which language this is.
+ */
+export interface SandboxProgram {
+  /** The child's main module; it exports the harness entrypoint (run() -> ChildReply). */
+  mainModule: string;
+  /** Every module the child imports, user code included. Async: a language may read its files from assets. */
+  modules(): Promise<Record<string, string | WorkerLoaderModule>>;
+  /**
+   * Set when the child is the JavaScript harness with this user module: what the sandbox plane's hosts need (they
+   * hold the harness modules themselves). A program without it runs in process (README, "Sandbox plane").
+   */
+  planeUserModule?: string;
+  /** Guard checks per ms while the clock stands still (schemas/limits.ts): each language's guard ticks differently. */
+  stepsPerMs: number;
+  /** Added to the CPU limit and the parent's backstop: time the child spends starting before the user's code runs. */
+  startupAllowanceMs: number;
+  /** The child's log entries as the caller sees them: harness frames dropped, positions in the caller's own code. */
+  userLogs(logs: readonly LogEntry[]): LogEntry[];
+  /** Where in the caller's own code an error was raised, if the child's reply says. */
+  userPosition(error: NonNullable<ChildReply["error"]>): { line: number; column: number } | undefined;
+}
+
+export type PrepareOutcome = { ok: true; program: SandboxProgram } | { ok: false; issues: ValidationIssue[] };
+
+export interface LanguageRuntime {
+  /** POST /execute: checks what can be checked before a child starts, and builds the program. */
+  prepare(code: string, env: Env): Promise<PrepareOutcome>;
+  /** POST /validate: the same checks /execute applies, all of them, so a dry run and a real run agree. */
+  validate(code: string, env: Env): Promise<ValidationIssue[]>;
+}

@@ -1,0 +1,81 @@
+import { PYTHON_GUARD_STEPS_PER_MS, PYTHON_STARTUP_ALLOWANCE_MS } from "../../../schemas/limits";
+import type { ValidationIssue } from "../../../schemas/result";
+import type { LanguageRuntime } from "../language";
+import { PYTHON_MAIN_MODULE, pythonChildModules, readPythonFiles, type PythonFiles } from "./child-modules";
+
+/** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
+const CHILD_COMPATIBILITY_DATE = "2026-08-01";
+/** /validate only compiles; anything slower than this is the child failing, not the code. */
+const CHECK_DEADLINE_MS = 10_000;
+
+// Once per front isolate: every child gets the same bytes. A failed read is not cached, so the next request retries.
+let files: Promise<PythonFiles> | undefined;
+function pythonFiles(env: Env): Promise<PythonFiles> {
+  files ??= readPythonFiles(env.ASSETS, { withSnapshot: true }).catch((error: unknown) => {
+    files = undefined;
+    throw error;
+  });
+  return files;
+}
+
+/**
+ * Python (CPython 3.14 on Pyodide) in the same kind of fresh Worker Loader child as JavaScript. Nothing is
+ * instrumented: the child's guard sits in Pyodide's own signal check. Syntax is checked by CPython's compiler
+ * inside the child, so /execute reports a syntax error from its one child, and /validate starts a child to compile.
+ */
+export const python: LanguageRuntime = {
+  async prepare(code, env) {
+    return {
+      ok: true,
+      program: {
+        mainModule: PYTHON_MAIN_MODULE,
+        modules: async () => pythonChildModules(await pythonFiles(env), code),
+        stepsPerMs: PYTHON_GUARD_STEPS_PER_MS,
+        startupAllowanceMs: PYTHON_STARTUP_ALLOWANCE_MS,
+        // runner.py already reduces tracebacks to the user's own frames (File "<code>", line N).
+        userLogs: (logs) => [...logs],
+        userPosition: (error) =>
+          error.line !== undefined ? { line: error.line, column: error.column ?? 1 } : undefined,
+      },
+    };
+  },
+
+  async validate(code, env) {
+    const worker = env.LOADER.load({
+      compatibilityDate: CHILD_COMPATIBILITY_DATE,
+      compatibilityFlags: [],
+      mainModule: PYTHON_MAIN_MODULE,
+      modules: pythonChildModules(await pythonFiles(env), code),
+      env: {},
+      globalOutbound: null,
+      limits: { cpuMs: CHECK_DEADLINE_MS },
+    });
+    const harness = worker.getEntrypoint() as unknown as { check(): Promise<unknown> };
+    let timer: number | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the Python syntax check did not answer")), CHECK_DEADLINE_MS);
+    });
+    try {
+      return checkIssues(await Promise.race([harness.check(), deadline]));
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  },
+};
+
+/** The child is untrusted: its answer is read field by field. */
+function checkIssues(raw: unknown): ValidationIssue[] {
+  if (typeof raw !== "string") throw new Error("the Python syntax check answered with a malformed reply");
+  const parsed: unknown = JSON.parse(raw);
+  if (parsed === null) return [];
+  if (typeof parsed !== "object") throw new Error("the Python syntax check answered with a malformed reply");
+  const { message, line, column } = parsed as Record<string, unknown>;
+  return [
+    {
+      code: "SYNTAX_ERROR",
+      message: typeof message === "string" ? message.slice(0, 2000) : "invalid syntax",
+      ...(typeof line === "number" && Number.isInteger(line) ? { line } : {}),
+      ...(typeof column === "number" && Number.isInteger(column) ? { column } : {}),
+    },
+  ];
+}
