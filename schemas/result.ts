@@ -21,6 +21,8 @@ export const EXECUTION_ERROR_CODES = [
   "TIMEOUT",
   "CAPABILITY_DENIED",
   "SANDBOX_ERROR",
+  /** A session cell whose top-level state exceeded the session's cap: the cell counts as failed, nothing kept. */
+  "SESSION_STATE_TOO_LARGE",
 ] as const;
 export type ExecutionErrorCode = (typeof EXECUTION_ERROR_CODES)[number];
 

@@ -91,6 +91,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+  SESSION_STATE_TOO_LARGE: "A session cell ran, but its top-level state would exceed the session's cap (1 MB). The cell counts as failed and the state is as before it.",
 };
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}

@@ -12,6 +12,10 @@ export const ErrorCode = {
   UNAUTHORIZED: "UNAUTHORIZED",
   NOT_FOUND: "NOT_FOUND",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  /** A session with a cell running and its queue full (worker/sessions/). */
+  SESSION_BUSY: "SESSION_BUSY",
+  /** A session that reached its limit of cells. */
+  SESSION_FULL: "SESSION_FULL",
   INTERNAL_ERROR: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -25,6 +29,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  SESSION_BUSY: 409,
+  SESSION_FULL: 409,
   INTERNAL_ERROR: 500,
 };
 

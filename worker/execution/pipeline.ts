@@ -1,9 +1,9 @@
-import type { ExecuteRequest } from "../../schemas/execute";
+import type { ExecuteRequest, Language } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { buildChildEnv } from "../capabilities/child-env";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
-import { prepare } from "./prepare";
+import { prepare, type PrepareOutcome } from "./prepare";
 import type { SourcePosition } from "./source-map";
 import { runInSandbox, type SandboxOutcome } from "./sandbox";
 
@@ -24,6 +24,19 @@ export interface StartedExecution {
   caller: Caller;
   request: ExecuteRequest;
   startedAt: number;
+  /** Set for a cell of a session (worker/sessions/). */
+  sessionId?: string;
+}
+
+/** What a session cell changes in a run (worker/sessions/session-object.ts); the rest is an ordinary execution. */
+export interface CellRun {
+  sessionId: string;
+  /** Replaces prepare(): the cell with the session's prologue and capture. */
+  prepare(code: string, language: Language): Promise<PrepareOutcome>;
+  /** The session's state, handed to the child as data in its run input. */
+  stateJson: string;
+  /** Takes a successful reply's state; an error it returns makes the cell fail (e.g. the state cap). */
+  settle(reply: ChildReply): ExecutionError | undefined;
 }
 
 export interface PipelineDeps {
@@ -32,9 +45,15 @@ export interface PipelineDeps {
   recorder?: ExecutionRecorder;
 }
 
-export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller): Promise<ExecutionResult> {
+export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller, cell?: CellRun): Promise<ExecutionResult> {
   const startedAt = Date.now();
-  const execution: StartedExecution = { executionId: crypto.randomUUID(), caller, request, startedAt };
+  const execution: StartedExecution = {
+    executionId: crypto.randomUUID(),
+    caller,
+    request,
+    startedAt,
+    ...(cell ? { sessionId: cell.sessionId } : {}),
+  };
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
     language: request.language,
@@ -49,7 +68,7 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
-  const prepared = await prepare(request.code, request.language);
+  const prepared = await (cell ? cell.prepare(request.code, request.language) : prepare(request.code, request.language));
   await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
@@ -65,8 +84,14 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
+      ...(cell ? { sessionStateJson: cell.stateJson } : {}),
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+    const cellError = cell && outcome.kind === "reply" && result.success ? cell.settle(outcome.reply) : undefined;
+    if (cellError) {
+      const { result: _dropped, resultTruncated: _cut, ...rest } = result;
+      result = { ...rest, success: false, status: "error", error: cellError };
+    }
   }
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),

@@ -11,6 +11,8 @@ import guard from "../../sandbox-template/guard.js";
 import primordials from "../../sandbox-template/primordials.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
+// @ts-ignore Text module
+import state from "../../sandbox-template/state.js";
 
 export const USER_MODULE_NAME = "user.js";
 export const SANDBOX_MAIN_MODULE = "harness.js";
@@ -21,4 +23,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  "state.js": state as unknown as string,
 };

@@ -11,6 +11,8 @@ export interface SandboxRun {
   contextJson: string;
   timeoutMs: number;
   captureLogs: boolean;
+  /** Session cells only (worker/sessions/): travels as data in the run input, never as a binding. */
+  sessionStateJson?: string;
 }
 
 export type SandboxOutcome =
@@ -42,7 +44,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
   });
   const call = harness
-    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
+    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs, ...(run.sessionStateJson !== undefined ? { sessionStateJson: run.sessionStateJson } : {}) })
     .then(
       (raw): SandboxOutcome => parseChildReply(raw),
       (error: unknown): SandboxOutcome => ({

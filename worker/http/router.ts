@@ -8,6 +8,7 @@ import { handleGetExecution, handleListExecutions } from "./executions";
 import { handleDocs, handleHealth, handleLanguages } from "./meta";
 import { handleOpenApi } from "./openapi";
 import { handlePlayground } from "./playground";
+import { handleCreateSession, handleDeleteSession, handleExecuteCell, handleGetSession, handleListSessions } from "./sessions";
 
 type Args = [env: Env, ctx: ExecutionContext];
 
@@ -38,6 +39,14 @@ export const router = Router<IRequest, Args>({ before: [withAuth], catch: errorR
   .get("/executions/:id", (request, env) => handleGetExecution(request.params.id ?? "", env, authOf(request)))
   .all("/executions", methodNotAllowed("GET"))
   .all("/executions/:id", methodNotAllowed("GET"))
+  .post("/sessions", (request, env) => handleCreateSession(request, env, authOf(request).caller))
+  .get("/sessions", (request, env) => handleListSessions(env, authOf(request).caller))
+  .get("/sessions/:id", (request, env) => handleGetSession(request.params.id ?? "", env, authOf(request).caller))
+  .delete("/sessions/:id", (request, env) => handleDeleteSession(request.params.id ?? "", env, authOf(request).caller))
+  .post("/sessions/:id/execute", (request, env) => handleExecuteCell(request.params.id ?? "", request, env, authOf(request).caller))
+  .all("/sessions", methodNotAllowed("GET, POST"))
+  .all("/sessions/:id", methodNotAllowed("GET, DELETE"))
+  .all("/sessions/:id/execute", methodNotAllowed("POST"))
   .all("*", (request) => {
     throw new ServiceError(ErrorCode.NOT_FOUND, `No route for ${request.method} ${new URL(request.url).pathname}`);
   });
