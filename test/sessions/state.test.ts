@@ -74,7 +74,7 @@ describe("session state: values by structured clone", () => {
   it("keeps a value changed by a later cell, and destructured names", async () => {
     const sessionId = await session();
     const [, , third] = await cells(sessionId, "let count = 0; const { x, y: [z] } = { x: 1, y: [2] };", "count += 10; count++;", "return [count, x, z];");
-    expect(third.result).toEqual([11, 1, 2]);
+    expect(third?.result).toEqual([11, 1, 2]);
   });
 
   it("keeps const as const and lets a later cell declare the name again", async () => {
