@@ -62,12 +62,14 @@ export async function freePort() {
  *   ready?: { path: string, method?: string },
  *   startupDeadlineMs?: number,
  *   keepState?: boolean,
+ *   stateDir?: string,
  *   onOutput?: (chunk: string) => void,
  * }} [options]
  */
 export async function startLocalService(options = {}) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
-  const stateDir = mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
+  // A given stateDir is the caller's (e.g. two runs sharing one, to check survival across a restart): kept.
+  const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
   if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -121,7 +123,7 @@ export async function startLocalService(options = {}) {
         kill("SIGKILL");
       }
       if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
-      else rmSync(stateDir, { recursive: true, force: true });
+      else if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 
