@@ -9,9 +9,9 @@ describe("cells attacking the state machinery", () => {
   it("keeps code-looking strings and keys as data", async () => {
     const { sessionId } = await createSession();
     const payload = `"]; globalThis.pwned = 1; //`;
-    await cell(sessionId, `const text = ${JSON.stringify(payload)}; const keys = { [${JSON.stringify(payload)}]: 1, "__proto__": { polluted: true }, constructor: "c" };`);
+    await cell(sessionId, `const text = ${JSON.stringify(payload)}; const keys = { [${JSON.stringify(payload)}]: 1, ["__proto__"]: { polluted: true }, constructor: "c" };`);
     const check = await cell(sessionId, "return [text, Object.keys(keys), typeof globalThis.pwned, ({}).polluted, Object.getPrototypeOf(keys) === Object.prototype]");
-    expect(check.result).toEqual([payload, [payload, "__proto__", "constructor"], "undefined", undefined, true]);
+    expect(check.result).toEqual([payload, [payload, "__proto__", "constructor"], "undefined", null, true]);
   });
 
   it("does not carry prototype pollution or patched globals into the next cell", async () => {
