@@ -4,8 +4,9 @@
 // over RPC.
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
-//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> a string: the JSON text of
-//   { status, logs, resultJson?, resultTruncated?, error? }
+//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs, sessionStateJson? }) -> a string: the JSON text of
+//   { status, logs, resultJson?, resultTruncated?, error?, stateJson?, stateProblem? }
+// (the session members only for a session cell: worker/sessions/cell.ts, sandbox-template/state.js)
 // user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 //
