@@ -24,7 +24,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export interface CheckedState {
   /** Canonical JSON of the bindings alone, for storage and the next cell. */
   json: string;
-  /** Encoded characters per binding. */
+  /** Encoded bytes (UTF-8) per binding; a shared object counts where it is first met. */
   sizes: Map<string, number>;
   /** Names the child could not carry, with its reason. */
   warnings: [string, string][];
@@ -54,7 +54,7 @@ export function checkState(json: string, allowedNames: ReadonlySet<string>): Sta
       const name = binding[0];
       if (!allowedNames.has(name) || sizes.has(name)) throw new Malformed(`unexpected binding ${JSON.stringify(name.slice(0, 50))}`);
       walker.node(binding[1], 0);
-      sizes.set(name, JSON.stringify(binding[1]).length);
+      sizes.set(name, new TextEncoder().encode(JSON.stringify(binding[1])).byteLength);
     }
     const warnings: [string, string][] = [];
     for (const warning of data.w) {
