@@ -223,3 +223,18 @@ describe("sessions over RPC", () => {
     expect((await rpc("getSession", id)).error?.message).toMatch(/^NOT_FOUND/);
   });
 });
+
+describe("ending a session while a cell runs", () => {
+  it("deletes it after the running cell, which cannot write it back", async () => {
+    const { sessionId } = await createSession();
+    const running = cellResponse(sessionId, "await new Promise((r) => setTimeout(r, 500)); let late = 1; return 'done'");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await deleteSession(sessionId)).status).toBe(204);
+    expect((await running).status).toBe(200);
+    expect((await call(`/sessions/${sessionId}`)).status).toBe(404);
+    await runInDurableObject(stubOf(sessionId), (_instance, state) => {
+      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM meta").one().n).toBe(0);
+      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM cells").one().n).toBe(0);
+    });
+  });
+});

@@ -121,11 +121,16 @@ export class ExecutionSession extends DurableObject<Env> {
     };
   }
 
+  /** Queued behind any running cell, so a cell finishing after the delete cannot write the session back. */
   async end(owner: string): Promise<SessionAnswer<true>> {
-    const meta = await this.liveMeta(owner);
-    if (!meta) return notFound();
-    await this.destroy(meta.id);
-    return { ok: true };
+    const ended = this.tail.then(async (): Promise<SessionAnswer<true>> => {
+      const meta = await this.liveMeta(owner);
+      if (!meta) return notFound();
+      await this.destroy(meta.id);
+      return { ok: true };
+    });
+    this.tail = ended.catch(() => undefined);
+    return ended;
   }
 
   /** Serialised: a run waits for the one before it; past MAX_SESSION_QUEUE waiting runs, one more is refused. */
