@@ -43,7 +43,7 @@ export function runtimeDocs() {
       {
         name: "db",
         signature: "await db(query)",
-        description: `A read-only JSON query DSL compiled to one parameterized SQL statement over the \`things\` table (ns, type, id, data (JSON), created_at, updated_at). { select: { from, columns?, where?, orderBy?, limit?, offset? } }; where takes equality, null (IS NULL), $eq/$ne/$gt/$gte/$lt/$lte/$like/$in/$nin, $and/$or, and JSON paths such as 'data.views'; orderBy a column or { column, direction }. limit defaults to ${capabilityLimits.DEFAULT_DB_LIMIT}, at most ${capabilityLimits.MAX_DB_LIMIT}; $in at most ${capabilityLimits.MAX_DB_IN_ITEMS} values; nesting at most ${capabilityLimits.MAX_DB_WHERE_DEPTH} levels. Returns \`{ rows, rowCount }\` with data parsed.`,
+        description: `A read-only JSON query DSL compiled to one parameterized SQL statement over the \`things\` table (ns, type, id, data (JSON), created_at, updated_at). { select: { from, columns?, where?, orderBy?, limit?, offset? } }; where takes equality, null (IS NULL), $eq/$ne/$gt/$gte/$lt/$lte/$like/$in/$nin, $and/$or, and JSON paths such as 'data.views'; orderBy a column or { column, direction }. limit defaults to ${capabilityLimits.DEFAULT_DB_LIMIT}, at most ${capabilityLimits.MAX_DB_LIMIT}; $in at most ${capabilityLimits.MAX_DB_IN_ITEMS} values; nesting at most ${capabilityLimits.MAX_DB_WHERE_DEPTH} levels; at most ${capabilityLimits.MAX_DB_BOUND_PARAMETERS} bound parameters per query (one per value, $in item and JSON path, plus 2 for limit and offset); $like patterns at most ${capabilityLimits.MAX_DB_LIKE_PATTERN_BYTES} bytes. An empty condition ({} in where or $or) matches every row. Returns \`{ rows, rowCount }\` with data parsed.`,
         example: "const results = await db({ select: { from: 'things', where: { ns: 'wiki', type: 'Article' }, limit: 10 } })",
       },
     ],
@@ -90,6 +90,7 @@ export function runtimeDocs() {
       maxWaitingCells: sessionLimits.MAX_SESSION_QUEUE,
       errors: "Over the state cap: the cell fails with SESSION_STATE_TOO_LARGE. Over the waiting cells: 409 SESSION_BUSY. Over the cells: 409 SESSION_FULL. Another caller's session: 404, like a missing one.",
     },
+    http: `Request bodies must be Content-Type: application/json (optionally charset=utf-8; anything else is 415) and at most ${limits.MAX_REQUEST_BYTES} bytes, chunked or not (413). Only the service's own hostnames (SERVICE_HOSTNAMES) and loopback names are answered (any other Host is 421, a DNS-rebinding defence). Cross-origin browser requests are refused (403) unless their origin is in ALLOWED_ORIGINS, which also gets CORS headers and preflight answers; none by default. RPC calls skip these checks.`,
     rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted). Sessions: `createSession({ language, config, ttlSeconds })`, `executeInSession(sessionId, code, context?, config?)`, `getSession(sessionId)`, `listSessions()`, `deleteSession(sessionId)`; they belong to the service binding.",
   };
 }
@@ -102,6 +103,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+  RESOURCE_LIMIT: "The code used more memory than the sandbox allows, and the sandbox process was stopped. Logs are lost.",
   SESSION_STATE_TOO_LARGE: "A session cell ran, but its top-level state would exceed the session's cap (1 MB). The cell counts as failed and the state is as before it.",
 };
 
@@ -199,6 +201,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       )}</table>
 <h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
     ],
+    ["http", "HTTP requests", html`<p>${prose(docs.http)}</p>`],
     [
       "sessions",
       "Sessions",

@@ -10,6 +10,8 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   UNAUTHORIZED: "UNAUTHORIZED",
+  CROSS_ORIGIN_FORBIDDEN: "CROSS_ORIGIN_FORBIDDEN",
+  HOST_NOT_ALLOWED: "HOST_NOT_ALLOWED",
   NOT_FOUND: "NOT_FOUND",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   /** A session with a cell running and its queue full (worker/sessions/). */
@@ -17,6 +19,8 @@ export const ErrorCode = {
   /** A session that reached its limit of cells. */
   SESSION_FULL: "SESSION_FULL",
   INTERNAL_ERROR: "INTERNAL_ERROR",
+  /** Local and self-hosted only: every sandbox host is busy or restarting (worker/execution/remote-sandbox.ts). */
+  SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -27,12 +31,19 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNAUTHORIZED: 401,
+  CROSS_ORIGIN_FORBIDDEN: 403,
+  // 421 Misdirected Request: this server does not answer for that name (RFC 9110 15.5.20).
+  HOST_NOT_ALLOWED: 421,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   SESSION_BUSY: 409,
   SESSION_FULL: 409,
   INTERNAL_ERROR: 500,
+  SANDBOX_UNAVAILABLE: 503,
 };
+
+/** Seconds a 503 SANDBOX_UNAVAILABLE asks the caller to wait: a replacement sandbox host is up within this. */
+export const SANDBOX_RETRY_AFTER_S = 2;
 
 export interface ErrorIssue {
   path: string;
@@ -64,7 +75,12 @@ export class ServiceError extends Error {
 export function errorResponse(error: unknown): Response {
   if (error instanceof ServiceError) {
     // RFC 9110: a 401 names the scheme it wants.
-    const headers: HeadersInit = error.code === ErrorCode.UNAUTHORIZED ? { "www-authenticate": 'Bearer realm="code-exec"' } : {};
+    const headers: HeadersInit =
+      error.code === ErrorCode.UNAUTHORIZED
+        ? { "www-authenticate": 'Bearer realm="code-exec"' }
+        : error.code === ErrorCode.SANDBOX_UNAVAILABLE
+          ? { "retry-after": String(SANDBOX_RETRY_AFTER_S) }
+          : {};
     return Response.json(error.toBody(), { status: error.status, headers });
   }
   console.error("unhandled error", error);

@@ -15,7 +15,10 @@ function loadWithUserModule(userModule: string) {
   });
   const entrypoint = worker.getEntrypoint() as unknown as { run(input: unknown): Promise<string> };
   // run() answers the reply as JSON text (worker/execution/child-protocol.ts).
-  return { run: async (input: unknown) => JSON.parse(await entrypoint.run(input)) as { status: string } };
+  return {
+    run: async (input: unknown) =>
+      JSON.parse(await entrypoint.run(input)) as { status: string; logs: { message: string }[]; resultJson?: string },
+  };
 }
 
 describe("the guard", () => {
@@ -43,5 +46,41 @@ describe("the guard", () => {
     `);
     const reply = await harness.run({ contextJson: "{}", timeoutMs: 200, stepsPerMs: GUARD_STEPS_PER_MS });
     expect(reply.status).toBe("timeout");
+  });
+
+  // A fake clock that moves 1 ms per check stands for iterations that each cost a millisecond (a big join, a
+  // sort): the guard must notice the deadline within a few checks of it, not at the next multiple of 1 024.
+  it("reads the clock at every check while each check costs milliseconds", async () => {
+    const harness = loadWithUserModule(`
+      // Date.now() at module scope is not the time of the run; the fake clock starts at its first call.
+      const realNow = Date.now;
+      let clock;
+      Date.now = () => (clock ??= realNow());
+      export default (guard) => async () => {
+        let checks = 0;
+        try { for (;;) { guard(); checks++; clock += 1; } } finally { console.log(String(checks)); }
+      };
+    `);
+    const reply = await harness.run({ contextJson: "{}", timeoutMs: 300, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: true });
+    expect(reply.status).toBe("timeout");
+    const checks = Number(reply.logs[0]?.message);
+    expect(checks).toBeGreaterThanOrEqual(299);
+    expect(checks).toBeLessThan(310);
+  });
+
+  it("reads the clock only every so many checks while checks are cheap", async () => {
+    const harness = loadWithUserModule(`
+      const frozen = Date.now();
+      let reads = 0;
+      Date.now = () => (reads++, frozen);
+      export default (guard) => async () => {
+        const before = reads;
+        for (let i = 0; i < 1e6; i++) guard();
+        return reads - before;
+      };
+    `);
+    const reply = await harness.run({ contextJson: "{}", timeoutMs: 10_000, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: true });
+    expect(reply.status).toBe("success");
+    expect(Number(reply.resultJson)).toBeLessThan(1e6 / 100);
   });
 });
