@@ -81,6 +81,7 @@ export type StateEntry = v.InferOutput<typeof StateEntrySchema>;
 export const CellSummarySchema = v.object({
   cell: v.number(),
   executionId: v.string(),
+  /** Cut to 4 KB; the whole code is in history under executionId. */
   code: v.string(),
   status: ExecutionStatusSchema,
   success: v.boolean(),

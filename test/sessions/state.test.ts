@@ -108,6 +108,12 @@ describe("session state: values by structured clone", () => {
     expect(thrown.error).toMatchObject({ code: "RUNTIME_ERROR", line: 3 });
   });
 
+  it("keeps a TypeScript enum (esbuild's path) as the object it compiles to", async () => {
+    const sessionId = await session("typescript");
+    await cell(sessionId, "enum Color { Red, Green }\nconst favourite: Color = Color.Green;");
+    expect((await cell(sessionId, "return [Color[favourite], Color.Red]")).result).toEqual(["Green", 0]);
+  });
+
   it("reports the position of an error in the cell, not in the session's prologue", async () => {
     const sessionId = await session();
     await cell(sessionId, "function f() {\n  return 1;\n}\nlet v = { a: 1 };");

@@ -48,6 +48,8 @@ interface Meta {
 }
 
 const RESULT_PREVIEW_CHARS = 1024;
+/** A cell's code as GET /sessions/:id lists it; the whole code is in history under the cell's executionId. */
+const CELL_CODE_PREVIEW_CHARS = 4 * 1024;
 
 const notFound = (): SessionRefusal => ({ refused: { code: "NOT_FOUND", message: "No such session" } });
 
@@ -299,7 +301,7 @@ function cellSummary(cell: number, code: string, result: ExecutionResult): CellS
   return {
     cell,
     executionId: result.executionId,
-    code,
+    code: code.length > CELL_CODE_PREVIEW_CHARS ? `${code.slice(0, CELL_CODE_PREVIEW_CHARS)}… [${code.length} characters: GET /executions/${result.executionId}]` : code,
     status: result.status,
     success: result.success,
     ...(result.error ? { error: result.error } : {}),
