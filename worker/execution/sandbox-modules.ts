@@ -12,6 +12,8 @@ import primordials from "../../sandbox-template/primordials.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
 // @ts-ignore Text module
+import functionSource from "../../sandbox-template/function-source.js";
+// @ts-ignore Text module
 import state from "../../sandbox-template/state.js";
 
 export const USER_MODULE_NAME = "user.js";
@@ -23,5 +25,6 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  "function-source.js": functionSource as unknown as string,
   "state.js": state as unknown as string,
 };

@@ -1,7 +1,7 @@
 import type * as acorn from "acorn";
 import type { Language } from "../../schemas/execute";
 import type { ValidationIssue } from "../../schemas/result";
-import { analyze, parseUserCode, RESERVED_PREFIX } from "../execution/analyze";
+import { analyze, parseUserCode, RESERVED_PREFIX, WRAPPER_HEADER, wrappedBody, type ParsedProgram } from "../execution/analyze";
 import { instrument, newGuardName, WrapperBreakout, type InstrumentedProgram } from "../execution/instrument";
 import type { PrepareOutcome } from "../execution/prepare";
 import { originalPosition, traceMap } from "../execution/source-map";
@@ -61,7 +61,7 @@ async function prepareOrOverflow(code: string, language: Language, persisted: re
   if (!analyzed.ok) {
     return { ok: false, issues: transpiledMap ? mapIssues(analyzed.issues, transpiledMap) : analyzed.issues };
   }
-  const declared = topLevelDeclarations(js, analyzed.program.ast, cell);
+  const declared = topLevelDeclarations(WRAPPER_HEADER + js, analyzed.program.body, cell);
 
   const sources = persisted.filter((d) => d.kind !== "value");
   const values = persisted.filter((d) => d.kind === "value");
@@ -89,19 +89,20 @@ async function prepareOrOverflow(code: string, language: Language, persisted: re
   const combined = prologue + header + js + CELL_FOOTER;
   const lineOffset = countNewlines(prologue) + 1;
 
-  let ast: acorn.Program;
+  let parsedCombined: ParsedProgram;
   try {
-    ast = parseUserCode(combined);
+    const ast = parseUserCode(combined);
+    parsedCombined = { ast, body: wrappedBody(ast, combined.length) };
   } catch {
     return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: "the cell does not combine with the session's state" }] };
   }
-  if (!combinedIntact(ast, combined, values.length, sources)) {
+  if (!combinedIntact(parsedCombined.body, WRAPPER_HEADER.length + combined.length, values.length, sources)) {
     return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: "code escapes the cell it runs in" }] };
   }
 
   let instrumented: InstrumentedProgram;
   try {
-    instrumented = instrument(combined, ast, guardName);
+    instrumented = instrument(combined, parsedCombined, guardName);
   } catch (error) {
     if (error instanceof WrapperBreakout) return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: error.message }] };
     throw error;
@@ -128,16 +129,17 @@ export function asPrepareOutcome(outcome: PrepareCellOutcome): PrepareOutcome {
 }
 
 /**
- * The top-level declarations of a cell. `const f = () => ...` (or a function or class expression) persists like a
- * function declaration, by source: a closure cannot be cloned, but its text can be declared again.
+ * The top-level declarations of a cell (`body`: its statements, with offsets into `text`). `const f = () => ...`
+ * (or a function or class expression) persists like a function declaration, by source: a closure cannot be
+ * cloned, but its text can be declared again.
  */
-export function topLevelDeclarations(js: string, ast: acorn.Program, cell: number): Declaration[] {
+export function topLevelDeclarations(js: string, body: readonly acorn.Statement[], cell: number): Declaration[] {
   const found = new Map<string, Declaration>();
   const add = (declaration: Declaration) => {
     found.delete(declaration.name);
     found.set(declaration.name, declaration);
   };
-  for (const statement of ast.body) {
+  for (const statement of body) {
     if (statement.type === "FunctionDeclaration" && statement.id) {
       add({ name: statement.id.name, kind: "function", declaredAs: "function", source: js.slice(statement.start, statement.end), cell });
     } else if (statement.type === "ClassDeclaration" && statement.id) {
@@ -186,8 +188,7 @@ function patternNames(pattern: acorn.Pattern): string[] {
  * the right name per persisted source, and the return of the cell's function, which ends where the footer
  * begins. A persisted source that became more than its one declaration is refused here.
  */
-function combinedIntact(ast: acorn.Program, combined: string, valueCount: number, sources: readonly Declaration[]): boolean {
-  const body = ast.body;
+function combinedIntact(body: readonly acorn.Statement[], combinedEnd: number, valueCount: number, sources: readonly Declaration[]): boolean {
   if (body.length !== 1 + valueCount + sources.length + 1) return false;
   for (let i = 0; i < sources.length; i++) {
     const statement = body[1 + valueCount + i];
@@ -205,7 +206,7 @@ function combinedIntact(ast: acorn.Program, combined: string, valueCount: number
   const call = last.argument.argument;
   if (call.type !== "CallExpression" || call.arguments.length !== 0) return false;
   const fn = call.callee;
-  return fn.type === "FunctionExpression" && fn.async && fn.body.end === combined.length - 4;
+  return fn.type === "FunctionExpression" && fn.async && fn.body.end === combinedEnd - 4;
 }
 
 function countNewlines(text: string): number {
