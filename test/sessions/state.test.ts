@@ -143,6 +143,13 @@ describe("session state: functions and classes", () => {
     ]);
   });
 
+  it("shows a persisted function's own source in toString, as the caller wrote it", async () => {
+    const sessionId = await session();
+    const source = "function add(a, b = 1) { for (const x of [a]) { a = x; } return a + b; }";
+    await cell(sessionId, source);
+    expect((await cell(sessionId, "return [add.toString(), add(1)]")).result).toEqual([source, 2]);
+  });
+
   it("lets a later cell redefine a function, and uses the new one", async () => {
     const sessionId = await session();
     await cells(sessionId, "function greet() { return 'v1'; }", "function greet() { return 'v2'; }");
