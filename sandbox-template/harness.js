@@ -4,8 +4,9 @@
 // over RPC.
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
-//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> a string: the JSON text of
-//   { status, logs, resultJson?, resultTruncated?, error? }
+//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs, sessionStateJson? }) -> a string: the JSON text of
+//   { status, logs, resultJson?, resultTruncated?, error?, stateJson?, stateProblem? }
+// (the session members only for a session cell: worker/sessions/cell.ts, sandbox-template/state.js)
 // user.js default-exports `(guard, context) => async function () { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 //
@@ -26,6 +27,7 @@ import {
   DatePrototypeToISOString,
   JSONParse,
   JSONStringify,
+  ObjectDefineProperty,
   PromiseCtor,
   PromisePrototypeThen,
   StringPrototypeSlice,
@@ -33,6 +35,7 @@ import {
   detachFromUserPromise,
   setTimeoutSafe,
 } from "./primordials.js";
+import { decodeState, encodeState } from "./state.js";
 import makeMain from "./user.js";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
@@ -47,6 +50,8 @@ const MAX_LOG_TOTAL_CHARS = 512 * 1024;
 const MAX_ERROR_NAME_CHARS = 200;
 const MAX_ERROR_MESSAGE_CHARS = 64 * 1024;
 const MAX_ERROR_STACK_CHARS = 64 * 1024;
+/** Keep in sync with MAX_SESSION_STATE_BYTES in schemas/session.ts. */
+const MAX_SESSION_STATE_CHARS = 1024 * 1024;
 const RESULT_LIMITS = { __proto__: null, maxChars: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
 const LOG_ARG_LIMITS = { __proto__: null, maxChars: MAX_LOG_MESSAGE_CHARS, maxDepth: 8, maxNodes: 2_000 };
 
@@ -162,7 +167,7 @@ export default class Harness extends WorkerEntrypoint {
    * constructor and species attacks in test/execution/integrity.test.ts pass without it; they fail without the
    * detachment of the user's promise): it costs one defineProperty and does not depend on how the runtime
    * observes the promise.
-   * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number, captureLogs: boolean }} input
+   * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number, captureLogs: boolean, sessionStateJson?: string }} input
    * @returns {Promise<string>}
    */
   run(input) {
@@ -174,6 +179,10 @@ export default class Harness extends WorkerEntrypoint {
     captureConsole(logs, input.captureLogs === true);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + timeoutMs, input.stepsPerMs);
+    // A session cell (worker/sessions/cell.ts): its prologue reads the restored values from the guard's `s` and
+    // its first statement leaves a capture function there. The guard is reachable only from generated code.
+    /** @type {{ __proto__: null, v: Record<string, unknown>, c: unknown } | undefined} */
+    let session;
 
     /** @type {(json: string) => void} */
     let resolveReply = () => {};
@@ -217,16 +226,32 @@ export default class Harness extends WorkerEntrypoint {
         return;
       }
       if (value === undefined) {
-        settle("success", "");
+        const fields = sessionFields();
+        if (control.isTripped()) {
+          settleTimeout();
+          return;
+        }
+        settle("success", fields);
         return;
       }
       // Encoding runs the value's getters and toJSON, guarded like the rest of the user's code.
       const { json, truncated } = encodeJson(value, RESULT_LIMITS);
+      const stateFields = sessionFields();
       if (control.isTripped()) {
         settleTimeout();
         return;
       }
-      settle("success", `,"resultJson":${JSONStringify(json)}${truncated ? `,"resultTruncated":true` : ""}`);
+      settle("success", `,"resultJson":${JSONStringify(json)}${truncated ? `,"resultTruncated":true` : ""}${stateFields}`);
+    };
+    /** The session's state after a successful cell, as reply members (keep in sync with child-protocol.ts). */
+    const sessionFields = () => {
+      if (session === undefined) return "";
+      const capture = session.c;
+      if (typeof capture !== "function") return `,"stateProblem":"failed"`;
+      const state = encodeState(/** @type {() => unknown} */ (capture), MAX_SESSION_STATE_CHARS);
+      if (state.tooLarge) return `,"stateProblem":"too_large"`;
+      if (state.json === undefined) return `,"stateProblem":"failed"`;
+      return `,"stateJson":${JSONStringify(state.json)}`;
     };
     /** @param {unknown} error */
     const onThrew = (error) => {
@@ -241,6 +266,10 @@ export default class Harness extends WorkerEntrypoint {
 
     let running;
     try {
+      if (typeof input.sessionStateJson === "string") {
+        session = { __proto__: null, v: decodeState(input.sessionStateJson), c: undefined };
+        ObjectDefineProperty(control.guard, "s", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: session }));
+      }
       const main = makeMain(control.guard, JSONParse(contextJson));
       running = main();
     } catch (error) {

@@ -38,6 +38,8 @@ export const ExecutionSummarySchema = v.object({
   /** When the outcome was recorded; null while running and for aborted rows. */
   finishedAt: v.nullable(isoTime),
   durationMs: v.nullable(v.number()),
+  /** The session this execution is a cell of (POST /sessions/:id/execute), or null. */
+  sessionId: v.nullable(v.string()),
 });
 export type ExecutionSummary = v.InferOutput<typeof ExecutionSummarySchema>;
 

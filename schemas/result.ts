@@ -23,6 +23,8 @@ export const EXECUTION_ERROR_CODES = [
   "SANDBOX_ERROR",
   /** Local and self-hosted: the sandbox process ran out of memory and died (production's isolate limit). */
   "RESOURCE_LIMIT",
+  /** A session cell whose top-level state exceeded the session's cap: the cell counts as failed, nothing kept. */
+  "SESSION_STATE_TOO_LARGE",
 ] as const;
 export type ExecutionErrorCode = (typeof EXECUTION_ERROR_CODES)[number];
 

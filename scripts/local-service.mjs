@@ -65,6 +65,7 @@ export async function freePort() {
  *   ready?: { path: string, method?: string },
  *   startupDeadlineMs?: number,
  *   keepState?: boolean,
+ *   stateDir?: string,
  *   onOutput?: (chunk: string) => void,
  *   plane?: { hosts?: number, slotsPerHost?: number, log?: (message: string) => void },
  * }} [options]  plane: run children in a sandbox plane (scripts/sandbox-plane.mjs) instead of in-process.
@@ -73,7 +74,8 @@ export async function startLocalService(options = {}) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
   // Several configs make one multi-worker dev session (the first one answers HTTP); migrations still use `config`.
   const devConfigs = options.devConfigs ?? (config ? [config] : []);
-  const stateDir = mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
+  // A given stateDir is the caller's (e.g. two runs sharing one, to check survival across a restart): kept.
+  const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
   if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -131,7 +133,7 @@ export async function startLocalService(options = {}) {
       }
       await plane?.stop();
       if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
-      else rmSync(stateDir, { recursive: true, force: true });
+      else if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 

@@ -11,7 +11,10 @@ import type { CodeExecutor } from "./rpc";
 
 export type { CodeExecutor };
 
-/** The RPC methods the entrypoint adds: executeCode, getExecution, listExecutions (and any added later). */
+/**
+ * The RPC methods the entrypoint adds: executeCode, getExecution, listExecutions, and the session methods
+ * createSession, executeInSession, getSession, listSessions, deleteSession (and any added later).
+ */
 export type CodeExecMethodName = Exclude<keyof CodeExecutor, keyof WorkerEntrypoint>;
 
 /**
@@ -27,3 +30,13 @@ export type CodeExecBinding = Fetcher & Pick<CodeExecutor, CodeExecMethodName>;
 export type { Capability, ExecuteConfig, ExecuteRequest, ExecuteRequestInput, Language } from "../schemas/execute";
 export type { ExecutionError, ExecutionErrorCode, ExecutionResult, ExecutionStatus, LogEntry } from "../schemas/result";
 export type { ExecutionRecord, ExecutionSummary, HistoryStatus, ListExecutionsOptionsInput, ListExecutionsResponse } from "../schemas/history";
+export type {
+  CellSummary,
+  CreateSessionRequestInput,
+  Session,
+  SessionDetail,
+  SessionExecuteRequestInput,
+  SessionExecutionResult,
+  SessionList,
+  StateEntry,
+} from "../schemas/session";

@@ -1,5 +1,6 @@
 import { CAPABILITIES, LANGUAGES } from "../schemas/execute";
 import * as limits from "../schemas/limits";
+import * as sessionLimits from "../schemas/session";
 import { EXECUTION_ERROR_CODES, type ExecutionErrorCode } from "../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "./errors";
 import { OPERATIONS } from "./http/openapi";
@@ -79,6 +80,16 @@ export function runtimeDocs() {
       /** On the CapabilityError ai()/api()/db() throw inside the sandbox (error.code); catchable by the code. */
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
+    sessions: {
+      summary:
+        "POST /sessions starts a REPL: the top-level var, let, const, function and class declarations of each successful cell (POST /sessions/:id/execute) are visible to later cells, while every cell runs in a fresh isolate. Values persist by structured clone (objects, arrays, Map, Set, Date, RegExp, errors, binary data, shared references kept); functions and classes (also `const f = () => ...`) are declared again from their source; anything else (a function inside a value, a symbol, a promise, a WeakMap, a class instance) is named in `warnings`. A failed cell changes nothing. Cells of one session run one at a time: a cell waits for the one before.",
+      ttlSeconds: { default: sessionLimits.DEFAULT_SESSION_TTL_SECONDS, min: sessionLimits.MIN_SESSION_TTL_SECONDS, max: sessionLimits.MAX_SESSION_TTL_SECONDS, note: "Refreshed by each cell; an expired session is deleted." },
+      maxStateBytes: sessionLimits.MAX_SESSION_STATE_BYTES,
+      maxNames: sessionLimits.MAX_SESSION_BINDINGS,
+      maxCells: sessionLimits.MAX_SESSION_CELLS,
+      maxWaitingCells: sessionLimits.MAX_SESSION_QUEUE,
+      errors: "Over the state cap: the cell fails with SESSION_STATE_TOO_LARGE. Over the waiting cells: 409 SESSION_BUSY. Over the cells: 409 SESSION_FULL. Another caller's session: 404, like a missing one.",
+    },
     http: `Request bodies must be Content-Type: application/json (optionally charset=utf-8; anything else is 415) and at most ${limits.MAX_REQUEST_BYTES} bytes, chunked or not (413). Only the service's own hostnames (SERVICE_HOSTNAMES) and loopback names are answered (any other Host is 421, a DNS-rebinding defence). Cross-origin browser requests are refused (403) unless their origin is in ALLOWED_ORIGINS, which also gets CORS headers and preflight answers; none by default. RPC calls skip these checks.`,
     python: {
       runtime: "CPython 3.14 (Pyodide 314.0.8, WebAssembly), restored from a memory snapshot in a fresh isolate per execution, offline.",
@@ -96,7 +107,7 @@ export function runtimeDocs() {
       ],
       example: "import math\nprint('computing')\nmath.sqrt(context['n']) * 2",
     },
-    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
+    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted). Sessions: `createSession({ language, config, ttlSeconds })`, `executeInSession(sessionId, code, context?, config?)`, `getSession(sessionId)`, `listSessions()`, `deleteSession(sessionId)`; they belong to the service binding.",
   };
 }
 
@@ -109,6 +120,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
   RESOURCE_LIMIT: "The code used more memory than the sandbox allows, and the sandbox process was stopped. Logs are lost.",
+  SESSION_STATE_TOO_LARGE: "A session cell ran, but its top-level state would exceed the session's cap (1 MB). The cell counts as failed and the state is as before it.",
 };
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}
@@ -213,6 +225,17 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
 <h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
     ],
     ["http", "HTTP requests", html`<p>${prose(docs.http)}</p>`],
+    [
+      "sessions",
+      "Sessions",
+      html`<p>${prose(docs.sessions.summary)}</p>
+<table><tr><th>Limit</th><th>Value</th></tr>
+<tr><td><code>ttlSeconds</code></td><td>default ${formatNumber(docs.sessions.ttlSeconds.default)}, ${formatNumber(docs.sessions.ttlSeconds.min)}–${formatNumber(docs.sessions.ttlSeconds.max)} s; ${prose(docs.sessions.ttlSeconds.note)}</td></tr>
+<tr><td>state</td><td>${formatNumber(docs.sessions.maxStateBytes)} bytes, ${formatNumber(docs.sessions.maxNames)} names</td></tr>
+<tr><td>cells per session</td><td>${formatNumber(docs.sessions.maxCells)}</td></tr>
+<tr><td>cells waiting</td><td>${formatNumber(docs.sessions.maxWaitingCells)}</td></tr></table>
+<p>${prose(docs.sessions.errors)}</p>`,
+    ],
     [
       "rpc",
       "Calling from another Worker (RPC)",

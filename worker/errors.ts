@@ -14,6 +14,10 @@ export const ErrorCode = {
   HOST_NOT_ALLOWED: "HOST_NOT_ALLOWED",
   NOT_FOUND: "NOT_FOUND",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  /** A session with a cell running and its queue full (worker/sessions/). */
+  SESSION_BUSY: "SESSION_BUSY",
+  /** A session that reached its limit of cells. */
+  SESSION_FULL: "SESSION_FULL",
   INTERNAL_ERROR: "INTERNAL_ERROR",
   /** Local and self-hosted only: every sandbox host is busy or restarting (worker/execution/remote-sandbox.ts). */
   SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
@@ -32,6 +36,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   HOST_NOT_ALLOWED: 421,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  SESSION_BUSY: 409,
+  SESSION_FULL: 409,
   INTERNAL_ERROR: 500,
   SANDBOX_UNAVAILABLE: 503,
 };

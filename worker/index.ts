@@ -10,6 +10,7 @@ export { CodeExecutor } from "./rpc";
 export { AiCapability } from "./capabilities/ai";
 export { ApiCapability } from "./capabilities/api";
 export { DbCapability } from "./capabilities/db";
+export { ExecutionSession } from "./sessions/session-object";
 
 announceAuthMode(env);
 

@@ -13,6 +13,20 @@ import { executeRequest } from "./execution/pipeline";
 import { parseInput } from "./parse";
 import { createRecorder } from "./history/recorder";
 import { ServiceError } from "./errors";
+import {
+  CreateSessionRequestSchema,
+  SessionExecuteRequestSchema,
+  type CreateSessionRequestInput,
+  type Session,
+  type SessionDetail,
+  type SessionExecuteRequestInput,
+  type SessionExecutionResult,
+  type SessionList,
+} from "../schemas/session";
+import { createSession, endSession, executeCell, getSession, listCallerSessions } from "./sessions/service";
+
+/** Sessions created over RPC belong to the service binding, as its executions are recorded under it. */
+const RPC_CALLER = { kind: "rpc", identity: "service-binding" } as const;
 
 async function asRpcError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -50,5 +64,32 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
   async listExecutions(options?: ListExecutionsOptionsInput): Promise<ListExecutionsResponse> {
     const parsed = await asRpcError(() => parseInput(ListExecutionsOptionsSchema, options ?? {}));
     return listExecutions(this.env.EXECUTIONS_DB, parsed, { sees: "all" });
+  }
+
+  /** As POST /sessions: a session whose top-level declarations persist between cells (README "Sessions"). */
+  async createSession(options?: CreateSessionRequestInput): Promise<Session> {
+    const input = await asRpcError(() => parseInput(CreateSessionRequestSchema, options ?? {}));
+    return asRpcError(() => createSession(this.env, RPC_CALLER, input));
+  }
+
+  /** As POST /sessions/:id/execute: runs one cell; a second call waits for the one before. */
+  async executeInSession(sessionId: string, code: string, context?: SessionExecuteRequestInput["context"], config?: SessionExecuteRequestInput["config"]): Promise<SessionExecutionResult> {
+    const input = await asRpcError(() => parseInput(SessionExecuteRequestSchema, { code, context, config }));
+    return asRpcError(() => executeCell(this.env, RPC_CALLER, String(sessionId), input));
+  }
+
+  /** As GET /sessions/:id: metadata, cells and what the state holds. */
+  async getSession(sessionId: string): Promise<SessionDetail> {
+    return asRpcError(() => getSession(this.env, RPC_CALLER, String(sessionId)));
+  }
+
+  /** As GET /sessions: the sessions created over RPC. */
+  async listSessions(): Promise<SessionList> {
+    return asRpcError(() => listCallerSessions(this.env, RPC_CALLER));
+  }
+
+  /** As DELETE /sessions/:id. */
+  async deleteSession(sessionId: string): Promise<void> {
+    await asRpcError(() => endSession(this.env, RPC_CALLER, String(sessionId)));
   }
 }

@@ -13,6 +13,8 @@ export interface ChildRunInput {
   stepsPerMs: number;
   /** False when config.allowedAPIs leaves out "console": the harness then discards console output. */
   captureLogs: boolean;
+  /** A session cell only: the session's state for the prologue (worker/sessions/state-blob.ts, checked). */
+  sessionStateJson?: string;
 }
 
 // Keep in sync with the constants at the top of sandbox-template/harness.js.
@@ -61,6 +63,9 @@ const ChildReplySchema = v.object({
   resultJson: v.optional(v.string()),
   resultTruncated: v.optional(v.literal(true)),
   error: v.optional(ChildErrorSchema),
+  /** A successful session cell: its state (sandbox-template/state.js), checked by worker/sessions/state-blob.ts. */
+  stateJson: v.optional(v.string()),
+  stateProblem: v.optional(v.picklist(["too_large", "failed"])),
 });
 
 export type ChildReply = Omit<v.InferOutput<typeof ChildReplySchema>, "logs"> & { logs: LogEntry[] };
@@ -85,8 +90,12 @@ export function parseChildReply(raw: unknown): ReceivedReply {
     const where = v.getDotPath(parsed.issues[0]);
     return { kind: "malformed", logs: salvageLogs(data), problem: `the sandbox's reply is malformed${where ? ` at ${where}` : ""}` };
   }
-  const { logs, resultJson, resultTruncated, ...rest } = parsed.output;
+  const { logs, resultJson, resultTruncated, stateJson, stateProblem, ...rest } = parsed.output;
   const reply: ChildReply = { ...rest, logs: capLogs(logs) };
+  if (rest.status === "success") {
+    if (stateJson !== undefined) reply.stateJson = stateJson;
+    if (stateProblem !== undefined) reply.stateProblem = stateProblem;
+  }
   if (resultJson !== undefined && rest.status === "success") {
     if (resultJson.length > MAX_RESULT_JSON_CHARS) {
       reply.resultJson = JSON.stringify({ $type: "truncated", reason: `the sandbox returned more than ${MAX_RESULT_CHARS} characters` });

@@ -1,7 +1,9 @@
-import type { ExecuteRequest } from "../../schemas/execute";
+import type { ExecuteRequest, Language } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import { languageRuntime, type SandboxProgram } from "../languages";
+import { javascriptProgram } from "../languages/javascript";
+import type { PrepareOutcome } from "./prepare";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
@@ -21,6 +23,19 @@ export interface StartedExecution {
   caller: Caller;
   request: ExecuteRequest;
   startedAt: number;
+  /** Set for a cell of a session (worker/sessions/). */
+  sessionId?: string;
+}
+
+/** What a session cell changes in a run (worker/sessions/session-object.ts); the rest is an ordinary execution. */
+export interface CellRun {
+  sessionId: string;
+  /** Replaces prepare(): the cell with the session's prologue and capture. */
+  prepare(code: string, language: Language): Promise<PrepareOutcome>;
+  /** The session's state, handed to the child as data in its run input. */
+  stateJson: string;
+  /** Takes a successful reply's state; an error it returns makes the cell fail (e.g. the state cap). */
+  settle(reply: ChildReply): ExecutionError | undefined;
 }
 
 export interface PipelineDeps {
@@ -29,9 +44,15 @@ export interface PipelineDeps {
   recorder?: ExecutionRecorder;
 }
 
-export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller): Promise<ExecutionResult> {
+export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller, cell?: CellRun): Promise<ExecutionResult> {
   const startedAt = Date.now();
-  const execution: StartedExecution = { executionId: crypto.randomUUID(), caller, request, startedAt };
+  const execution: StartedExecution = {
+    executionId: crypto.randomUUID(),
+    caller,
+    request,
+    startedAt,
+    ...(cell ? { sessionId: cell.sessionId } : {}),
+  };
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
     language: request.language,
@@ -47,7 +68,9 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
-  const prepared = await languageRuntime(request.language).prepare(request.code, deps.env);
+  const prepared = cell
+    ? asSandboxProgram(await cell.prepare(request.code, request.language))
+    : await languageRuntime(request.language).prepare(request.code, deps.env);
   let result: ExecutionResult;
   if (!prepared.ok) {
     await startRecorded;
@@ -64,13 +87,24 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
       startGate: startRecorded,
+      ...(cell ? { sessionStateJson: cell.stateJson } : {}),
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+    const cellError = cell && outcome.kind === "reply" && result.success ? cell.settle(outcome.reply) : undefined;
+    if (cellError) {
+      const { result: _dropped, resultTruncated: _cut, ...rest } = result;
+      result = { ...rest, success: false, status: "error", error: cellError };
+    }
   }
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
   );
   return warnings.length > 0 ? { ...result, warnings } : result;
+}
+
+/** A session cell is JavaScript prepared by worker/sessions/: it runs as the JavaScript harness's program. */
+function asSandboxProgram(prepared: PrepareOutcome) {
+  return prepared.ok ? { ok: true as const, program: javascriptProgram(prepared.program) } : prepared;
 }
 
 /** History is a side effect: its failure is logged and reported as a warning, never allowed to cost the result. */

@@ -25,6 +25,8 @@ export interface SandboxRun {
    * the isolate is created and its modules evaluated meanwhile (user.js only defines a function at evaluation).
    */
   startGate?: Promise<void>;
+  /** Session cells only (worker/sessions/): travels as data in the run input, never as a binding. */
+  sessionStateJson?: string;
 }
 
 export type SandboxOutcome =
@@ -49,7 +51,13 @@ export function sandboxHostFor(env: Env, ctx: ExecutionContext, program: Sandbox
 }
 
 export function childRunInput(run: SandboxRun): ChildRunInput {
-  return { contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: run.program.stepsPerMs, captureLogs: run.captureLogs };
+  return {
+    contextJson: run.contextJson,
+    timeoutMs: run.timeoutMs,
+    stepsPerMs: run.program.stepsPerMs,
+    captureLogs: run.captureLogs,
+    ...(run.sessionStateJson !== undefined ? { sessionStateJson: run.sessionStateJson } : {}),
+  };
 }
 
 /** How long past the timeout the parent waits: its grace, plus the time the language's child takes to start. */

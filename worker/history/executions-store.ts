@@ -22,6 +22,8 @@ export interface StartedRow {
   startedAt: number;
   staleAfter: number;
   truncated: string[];
+  /** The session the execution is a cell of, or null. */
+  sessionId: string | null;
 }
 
 export interface FinishedFields {
@@ -88,8 +90,8 @@ function insertStatement(
     .prepare(
       `INSERT INTO executions (id, caller_kind, caller_identity, language, code, code_sha256, context_json, config_json,
          status, success, result_json, logs_json, error_json, truncated_json, created_at, started_at, finished_at,
-         duration_ms, stale_after)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${onConflict}`,
+         duration_ms, stale_after, session_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${onConflict}`,
     )
     .bind(
       row.id,
@@ -111,11 +113,12 @@ function insertStatement(
       fields?.finishedAt ?? null,
       fields?.durationMs ?? null,
       row.staleAfter,
+      row.sessionId,
     );
 }
 
 const SUMMARY_COLUMNS = `id, status, success, language, caller_kind, caller_identity, code_sha256,
-  json_extract(error_json, '$.code') AS error_code, created_at, started_at, finished_at, duration_ms`;
+  json_extract(error_json, '$.code') AS error_code, created_at, started_at, finished_at, duration_ms, session_id`;
 
 interface SummaryRow {
   id: string;
@@ -130,6 +133,7 @@ interface SummaryRow {
   started_at: number;
   finished_at: number | null;
   duration_ms: number | null;
+  session_id: string | null;
 }
 
 interface RecordRow extends SummaryRow {
@@ -217,6 +221,7 @@ function toSummary(row: SummaryRow): ExecutionSummary {
     startedAt: new Date(row.started_at).toISOString(),
     finishedAt: row.finished_at === null ? null : new Date(row.finished_at).toISOString(),
     durationMs: row.duration_ms,
+    sessionId: row.session_id,
   };
 }
 

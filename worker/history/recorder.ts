@@ -60,6 +60,7 @@ async function startedRow(execution: StartedExecution, nowMs: number): Promise<S
     startedAt: nowMs,
     staleAfter: staleAfter(nowMs, request.config.timeout),
     truncated: context.truncated ? ["context"] : [],
+    sessionId: execution.sessionId ?? null,
   };
 }
 

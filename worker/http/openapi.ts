@@ -5,6 +5,14 @@ import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "../errors";
+import {
+  CreateSessionRequestSchema,
+  SessionDetailSchema,
+  SessionExecuteRequestSchema,
+  SessionExecutionResultSchema,
+  SessionListSchema,
+  SessionSchema,
+} from "../../schemas/session";
 import packageJson from "../../package.json";
 
 // GET /openapi.json: an OpenAPI 3.1 document whose schemas are generated from the same valibot schemas the
@@ -12,7 +20,12 @@ import packageJson from "../../package.json";
 // against the OpenAPI 3.1 meta-schema and checks that every route the router serves is described here.
 
 /** Request bodies convert their input type (defaults make fields optional); responses their output type. */
-const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema };
+const REQUEST_SCHEMAS = {
+  ExecuteRequest: ExecuteRequestSchema,
+  ValidateRequest: ValidateRequestSchema,
+  CreateSessionRequest: CreateSessionRequestSchema,
+  SessionExecuteRequest: SessionExecuteRequestSchema,
+};
 export const RESPONSE_SCHEMAS = {
   ExecutionResult: ExecutionResultSchema,
   ValidateResponse: ValidateResponseSchema,
@@ -21,6 +34,10 @@ export const RESPONSE_SCHEMAS = {
   ExecutionRecord: ExecutionRecordSchema,
   ListExecutionsResponse: ListExecutionsResponseSchema,
   ErrorBody: ErrorBodySchema,
+  Session: SessionSchema,
+  SessionDetail: SessionDetailSchema,
+  SessionList: SessionListSchema,
+  SessionExecutionResult: SessionExecutionResultSchema,
 };
 type SchemaName = keyof typeof REQUEST_SCHEMAS | keyof typeof RESPONSE_SCHEMAS;
 
@@ -37,6 +54,8 @@ interface Operation {
   requestBody?: SchemaName;
   /** 200 body: a named JSON schema, or a non-JSON media type such as text/html. */
   ok: SchemaName | { mediaType: string; description: string };
+  /** The success status when it is not 200; a 204 has no body. */
+  okStatus?: 201 | 204;
   errors?: ErrorCode[];
   parameters?: Record<string, unknown>[];
   /** Query parameters, from the object schema the handler's parameters must satisfy (as numbers, not strings). */
@@ -112,6 +131,63 @@ export const OPERATIONS: Operation[] = [
     errors: ["NOT_FOUND", "UNAUTHORIZED"],
     parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
   },
+  {
+    method: "post",
+    path: "/sessions",
+    operationId: "createSession",
+    tags: ["sessions"],
+    summary: "Start a session: a REPL whose top-level declarations persist between cells",
+    description:
+      "`config` is the default for the session's cells (a cell may narrow it, never widen it). `ttlSeconds` (default 3600, at most 604800) is refreshed by every cell; an expired session is deleted. Over RPC: `createSession({ language, config, ttlSeconds })`.",
+    requestBody: "CreateSessionRequest",
+    ok: "Session",
+    okStatus: 201,
+    errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  {
+    method: "get",
+    path: "/sessions",
+    operationId: "listSessions",
+    tags: ["sessions"],
+    summary: "Your live sessions, newest first (at most 100)",
+    ok: "SessionList",
+    errors: ["UNAUTHORIZED"],
+  },
+  {
+    method: "get",
+    path: "/sessions/{id}",
+    operationId: "getSession",
+    tags: ["sessions"],
+    summary: "A session: metadata, its cells (code, status, result preview) and what its state holds (names, kinds, sizes)",
+    description: "Another caller's session is a 404, like a missing one.",
+    ok: "SessionDetail",
+    errors: ["NOT_FOUND", "UNAUTHORIZED"],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+  },
+  {
+    method: "delete",
+    path: "/sessions/{id}",
+    operationId: "deleteSession",
+    tags: ["sessions"],
+    summary: "End a session and delete its state",
+    ok: "Session",
+    okStatus: 204,
+    errors: ["NOT_FOUND", "UNAUTHORIZED"],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+  },
+  {
+    method: "post",
+    path: "/sessions/{id}/execute",
+    operationId: "executeInSession",
+    tags: ["sessions"],
+    summary: "Run one cell in a fresh isolate, with the session's state",
+    description:
+      "The result of POST /execute plus `sessionId` and `cell`. Runs of a session are serialised: a cell waits for the one before; with 8 waiting, one more is a 409 SESSION_BUSY. A failed cell changes nothing; a cell whose state would pass 1 MB fails with SESSION_STATE_TOO_LARGE.",
+    requestBody: "SessionExecuteRequest",
+    ok: "SessionExecutionResult",
+    errors: ["INVALID_JSON", "VALIDATION_ERROR", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED", "NOT_FOUND", "SESSION_BUSY", "SESSION_FULL"],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+  },
   { method: "get", path: "/languages", operationId: "listLanguages", tags: ["meta"], summary: "Supported languages", ok: "LanguagesResponse", public: true },
   { method: "get", path: "/health", operationId: "health", tags: ["meta"], summary: "Liveness", ok: "HealthResponse", public: true },
   {
@@ -179,10 +255,12 @@ function queryParameters(schema: v.GenericSchema): Record<string, unknown>[] {
 function operationObject(op: Operation) {
   const parameters = [...(op.parameters ?? []), ...(op.query ? queryParameters(op.query) : [])];
   const responses: Record<string, unknown> = {
-    "200":
-      typeof op.ok === "string"
-        ? { description: "OK", content: jsonContent(op.ok) }
-        : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
+    [String(op.okStatus ?? 200)]:
+      op.okStatus === 204
+        ? { description: "Done" }
+        : typeof op.ok === "string"
+          ? { description: "OK", content: jsonContent(op.ok) }
+          : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
   };
   // The edge policy (edge-policy.ts) runs before every route.
   const edgeErrors: ErrorCode[] = ["CROSS_ORIGIN_FORBIDDEN", "HOST_NOT_ALLOWED"];
@@ -235,6 +313,7 @@ function buildDocument() {
     tags: [
       { name: "execution", description: "Run and check code" },
       { name: "history", description: "Recorded executions (kept RETENTION_DAYS days)" },
+      { name: "sessions", description: "Persistent sessions: state between runs, each run still in a fresh isolate" },
       { name: "meta", description: "Service information and pages" },
     ],
     // Keys are optional: when the deployment configures none, every operation is open.

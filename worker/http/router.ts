@@ -9,6 +9,7 @@ import { answerPreflight, checkCrossOrigin, checkHost, withCorsHeaders } from ".
 import { handleDocs, handleHealth, handleLanguages } from "./meta";
 import { handleOpenApi } from "./openapi";
 import { handlePlayground } from "./playground";
+import { handleCreateSession, handleDeleteSession, handleExecuteCell, handleGetSession, handleListSessions } from "./sessions";
 
 type Args = [env: Env, ctx: ExecutionContext];
 
@@ -51,6 +52,14 @@ export const router = Router<IRequest, Args>({
   .get("/executions/:id", (request, env) => handleGetExecution(request.params.id ?? "", env, authOf(request)))
   .all("/executions", methodNotAllowed("GET"))
   .all("/executions/:id", methodNotAllowed("GET"))
+  .post("/sessions", (request, env) => handleCreateSession(request, env, authOf(request).caller))
+  .get("/sessions", (request, env) => handleListSessions(env, authOf(request).caller))
+  .get("/sessions/:id", (request, env) => handleGetSession(request.params.id ?? "", env, authOf(request).caller))
+  .delete("/sessions/:id", (request, env) => handleDeleteSession(request.params.id ?? "", env, authOf(request).caller))
+  .post("/sessions/:id/execute", (request, env) => handleExecuteCell(request.params.id ?? "", request, env, authOf(request).caller))
+  .all("/sessions", methodNotAllowed("GET, POST"))
+  .all("/sessions/:id", methodNotAllowed("GET, DELETE"))
+  .all("/sessions/:id/execute", methodNotAllowed("POST"))
   .all("*", (request) => {
     throw new ServiceError(ErrorCode.NOT_FOUND, `No route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -12,7 +12,7 @@ export function javascriptFamily(language: Extract<Language, "javascript" | "typ
   return {
     async prepare(code) {
       const prepared = await prepare(code, language);
-      return prepared.ok ? { ok: true, program: sandboxProgram(prepared.program) } : prepared;
+      return prepared.ok ? { ok: true, program: javascriptProgram(prepared.program) } : prepared;
     },
     async validate(code) {
       const prepared = await prepare(code, language);
@@ -21,7 +21,8 @@ export function javascriptFamily(language: Extract<Language, "javascript" | "typ
   };
 }
 
-function sandboxProgram(program: InstrumentedProgram): SandboxProgram {
+/** The JavaScript harness running one instrumented program (also what a session cell runs as). */
+export function javascriptProgram(program: InstrumentedProgram): SandboxProgram {
   return {
     mainModule: SANDBOX_MAIN_MODULE,
     modules: async () => ({ ...SANDBOX_MODULES, [USER_MODULE_NAME]: program.moduleCode }),
