@@ -4,6 +4,7 @@
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
 //   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> { status, resultJson?, resultTruncated?, logs, error? }
+//   cancel() -> undefined: the running run() ends with status "cancelled" (see log-channel.js)
 // user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 
@@ -12,6 +13,7 @@ import makeMain from "./user.js";
 import { encodeJson, formatLogArgs } from "./encode.js";
 import { installCapabilities } from "./capabilities.js";
 import { createGuard } from "./guard.js";
+import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
 
 // Keep in sync with schemas/limits.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -30,7 +32,8 @@ const unschedule = clearTimeout;
 
 /** @typedef {{ level: "log" | "info" | "warn" | "error" | "debug", message: string, timestamp: string }} LogEntry */
 
-function createLogBuffer() {
+/** @param {ReturnType<typeof createLogChannel>} channel */
+function createLogBuffer(channel) {
   /** @type {LogEntry[]} */
   const entries = [];
   let totalChars = 0;
@@ -50,7 +53,9 @@ function createLogBuffer() {
         message = `${message.slice(0, MAX_LOG_MESSAGE_CHARS)}… [message truncated: ${message.length} characters]`;
       }
       totalChars += message.length;
-      entries.push({ level, message, timestamp: nowIso() });
+      const entry = { level, message, timestamp: nowIso() };
+      entries.push(entry);
+      channel.accept(entry);
     },
     /** @returns {LogEntry[]} */
     drain() {
@@ -101,12 +106,18 @@ function describeThrown(thrown) {
 }
 
 export default class Harness extends WorkerEntrypoint {
+  /** A second call into this isolate while run() is under way; it takes effect when the code next yields. */
+  cancel() {
+    cancelRun();
+  }
+
   /**
    * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number, captureLogs: boolean }} input
    */
   async run(input) {
     const startedAt = now();
-    const logs = createLogBuffer();
+    const channel = createLogChannel(/** @type {any} */ (this.env).LOGS, startedAt);
+    const logs = createLogBuffer(channel);
     captureConsole(logs, input.captureLogs);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + input.timeoutMs, input.stepsPerMs);
@@ -121,6 +132,16 @@ export default class Harness extends WorkerEntrypoint {
       control.trip();
       onTimer({ kind: "timeout" });
     }, input.timeoutMs);
+    /** @type {(value: { kind: "cancelled" }) => void} */
+    let onCancelled = () => {};
+    const cancelled = new Promise((resolve) => {
+      onCancelled = resolve;
+    });
+    // The guard stops loops at their next check; the race below stops the wait for an await.
+    onCancel(() => {
+      control.trip();
+      onCancelled({ kind: "cancelled" });
+    });
 
     /** @type {Promise<{ kind: "returned", value: unknown } | { kind: "threw", error: unknown }>} */
     const execution = (async () => {
@@ -133,9 +154,13 @@ export default class Harness extends WorkerEntrypoint {
       }
     })();
 
-    const outcome = await race([execution, timer]);
+    const outcome = await race([execution, timer, cancelled]);
     unschedule(handle);
+    channel.close();
 
+    if (outcome.kind === "cancelled") {
+      return { status: "cancelled", logs: logs.drain(), error: { name: "CancelledError", message: "The execution was cancelled" } };
+    }
     if (control.isTripped() || outcome.kind === "timeout") {
       return {
         status: "timeout",

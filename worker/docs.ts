@@ -1,10 +1,11 @@
 import { CAPABILITIES, LANGUAGES } from "../schemas/execute";
 import * as limits from "../schemas/limits";
-import { EXECUTION_ERROR_CODES, type ExecutionErrorCode } from "../schemas/result";
+import { EXECUTION_ERROR_CODES, EXECUTION_STATUSES, type ExecutionErrorCode } from "../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "./errors";
 import { OPERATIONS } from "./http/openapi";
 import * as capabilityLimits from "./capabilities/limits";
 import { CAPABILITY_ERROR_CODES } from "./capabilities/reply";
+import { STREAM_HEARTBEAT_MS } from "./http/stream";
 
 /** The documentation served at GET /docs, built from the same constants the service enforces. */
 export function runtimeDocs() {
@@ -65,7 +66,7 @@ export function runtimeDocs() {
     },
     result: {
       shape: "{ executionId, success, result?, resultTruncated?, logs, error?, status, language, durationMs }",
-      statuses: ["success", "error", "timeout", "rejected"],
+      statuses: EXECUTION_STATUSES,
       encoding: {
         json: "JSON values come back unchanged; `undefined` members are omitted (in arrays: null); a top-level undefined omits `result`.",
         Date: "ISO 8601 string",
@@ -79,7 +80,8 @@ export function runtimeDocs() {
       /** On the CapabilityError ai()/api()/db() throw inside the sandbox (error.code); catchable by the code. */
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
-    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
+    streaming: `POST /execute with \`Accept: text/event-stream\` answers Server-Sent Events instead of one JSON body: \`start\` ({ executionId, language }), a \`log\` per entry as the code makes it (the shape of logs[]), then exactly one \`result\` (the same JSON as the non-streaming answer, logs included), and the stream ends. Every event has an \`id\` (1, 2, 3, …); a comment line every ${STREAM_HEARTBEAT_MS / 1000} s keeps idle proxies open. Request errors are still plain JSON 4xx. Closing the stream cancels the run. GET /execute/ws upgrades to a WebSocket: send \`{ "type": "execute", ...request }\`, receive the same events as JSON messages \`{ type, id, data }\`, send \`{ "type": "cancel" }\` at any time; one run at a time per socket, several in turn; a message the service cannot act on gets \`{ "type": "error", data: { error: { code, message } } }\` and the socket stays open. A cancelled run stops within ${limits.CANCEL_GRACE_MS} ms (at once when it is awaiting; a loop that never yields is abandoned then and stopped by its timeout) and ends with status \`cancelled\` and the logs made so far.`,
+    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. `executeStream(code, language?, context?, config?)` answers a ReadableStream of the same events as newline-delimited JSON (one `{ type, id, data }` per line); cancelling the stream cancels the run. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
   };
 }
 
@@ -91,6 +93,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+  CANCELLED: "The caller cancelled the run (WebSocket cancel, a closed SSE or RPC stream). Logs made before are kept; status is cancelled.",
 };
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}
@@ -187,6 +190,9 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       )}</table>
 <h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
     ],
+    ["streaming", "Streaming and cancelling", html`<p>${prose(docs.streaming)}</p>
+<pre>curl -N ${origin}/execute -H 'accept: text/event-stream' -H 'content-type: application/json' \\
+  -d '{"code":"for (let i = 0; i < 3; i++) { console.log(i); await new Promise(r => setTimeout(r, 500)) }"}'</pre>`],
     [
       "rpc",
       "Calling from another Worker (RPC)",

@@ -8,6 +8,7 @@ export { CodeExecutor } from "./rpc";
 export { AiCapability } from "./capabilities/ai";
 export { ApiCapability } from "./capabilities/api";
 export { DbCapability } from "./capabilities/db";
+export { LogsCapability } from "./capabilities/logs";
 
 announceAuthMode(env);
 

@@ -13,6 +13,7 @@ import { executeRequest } from "./execution/pipeline";
 import { parseInput } from "./parse";
 import { createRecorder } from "./history/recorder";
 import { ServiceError } from "./errors";
+import { executionNdjsonStream } from "./http/stream";
 
 async function asRpcError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -38,6 +39,22 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
     const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
     const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
     return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+  }
+
+  /**
+   * The same execution as a stream of its events (schemas/stream.ts), one JSON object per line: start, a log per
+   * entry as the code makes it, then the result. Cancelling the stream (`reader.cancel()`) cancels the run.
+   * A byte stream because RPC carries only byte ReadableStreams; examples/caller-worker/index.js reads it.
+   */
+  async executeStream(
+    code: string,
+    language?: ExecuteRequestInput["language"],
+    context?: ExecuteRequestInput["context"],
+    config?: ExecuteRequestInput["config"],
+  ): Promise<ReadableStream<Uint8Array>> {
+    const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
+    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
+    return executionNdjsonStream(deps, input, { kind: "rpc", identity: "service-binding" });
   }
 
   /** The full record, as GET /executions/:id. Service bindings are trusted: they see every caller's executions. */

@@ -19,5 +19,7 @@ export function buildChildEnv(ctx: ExecutionContext, input: ChildEnvInput): Reco
   if (allowed.has("ai")) env.AI = ctx.exports.AiCapability({ props: base });
   if (allowed.has("api")) env.API = ctx.exports.ApiCapability({ props: { ...base, allowedDomains: [...input.config.allowedDomains] } });
   if (allowed.has("db")) env.DB = ctx.exports.DbCapability({ props: base });
+  // The log channel (sandbox-template/log-channel.js): only when console output is captured at all.
+  if (allowed.has("console")) env.LOGS = ctx.exports.LogsCapability({ props: { executionId: input.executionId } });
   return env;
 }

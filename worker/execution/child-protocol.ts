@@ -15,7 +15,7 @@ export interface ChildRunInput {
 }
 
 export const ChildReplySchema = v.object({
-  status: v.picklist(["success", "error", "timeout"]),
+  status: v.picklist(["success", "error", "timeout", "cancelled"]),
   logs: v.pipe(v.array(LogEntrySchema), v.maxLength(MAX_LOG_ENTRIES + 1)),
   resultJson: v.optional(v.string()),
   resultTruncated: v.optional(v.literal(true)),
@@ -34,4 +34,6 @@ export type ChildReply = v.InferOutput<typeof ChildReplySchema>;
 /** The harness entrypoint as the parent sees it over RPC. */
 export interface HarnessEntrypoint {
   run(input: ChildRunInput): Promise<unknown>;
+  /** Ends the run under way with status "cancelled" (once the code yields; the parent stops waiting regardless). */
+  cancel(): Promise<unknown>;
 }

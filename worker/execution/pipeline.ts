@@ -2,6 +2,7 @@ import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { buildChildEnv } from "../capabilities/child-env";
 import type { ChildReply } from "./child-protocol";
+import { ExecutionEvents, registerExecution, type ExecutionObserver } from "./execution-events";
 import type { InstrumentedProgram } from "./instrument";
 import { prepare } from "./prepare";
 import { runInSandbox, type SandboxOutcome } from "./sandbox";
@@ -31,9 +32,21 @@ export interface PipelineDeps {
   recorder?: ExecutionRecorder;
 }
 
-export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller): Promise<ExecutionResult> {
+/**
+ * One execution, start to recorded result. `observer` streams it (start, each log as the child makes it, the
+ * result) and may cancel it; without one, the logs still reach the front as they are made, so a child that never
+ * answers (backstop, crash) leaves its logs in the result.
+ */
+export async function executeRequest(
+  deps: PipelineDeps,
+  request: ExecuteRequest,
+  caller: Caller,
+  observer: ExecutionObserver = {},
+): Promise<ExecutionResult> {
   const startedAt = Date.now();
   const execution: StartedExecution = { executionId: crypto.randomUUID(), caller, request, startedAt };
+  const events = new ExecutionEvents(observer);
+  events.started(execution.executionId, request.language);
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
     language: request.language,
@@ -54,7 +67,10 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   if (!prepared.ok) {
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    const outcome = await runInSandbox(deps.env.LOADER, {
+    const { program } = prepared;
+    events.setMessageMapper((message) => userStackText(message, program));
+    const unregister = registerExecution(execution.executionId, events);
+    const outcome: SandboxOutcome = events.cancelled ? { kind: "cancelled" } : await runInSandbox(deps.env.LOADER, {
       moduleCode: prepared.program.moduleCode,
       childEnv: buildChildEnv(deps.ctx, {
         executionId: execution.executionId,
@@ -64,13 +80,17 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
-    });
-    result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+      signal: observer.signal,
+    }).finally(unregister);
+    if (outcome.kind === "reply") events.acceptChildLogs(0, outcome.reply.logs);
+    result = finish({ ...fromOutcome(outcome, program, request.config.timeout), logs: events.closeLogs() });
   }
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
   );
-  return warnings.length > 0 ? { ...result, warnings } : result;
+  const answer = warnings.length > 0 ? { ...result, warnings } : result;
+  events.result(answer);
+  return answer;
 }
 
 /** History is a side effect: its failure is logged and reported as a warning, never allowed to cost the result. */
@@ -98,6 +118,11 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
 
 type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
 
+const CANCELLED: ExecutionError = { code: "CANCELLED", name: "CancelledError", message: "The execution was cancelled" };
+
+// The logs of every outcome are the front's (ExecutionEvents.closeLogs()): the entries the log channel delivered
+// during the run, merged with the reply's. The fields below leave them empty.
+
 function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number): OutcomeFields {
   switch (outcome.kind) {
     case "reply":
@@ -110,9 +135,11 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
         error: {
           code: "TIMEOUT",
           name: "TimeoutError",
-          message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; its logs are lost`,
+          message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; logs are those it sent before`,
         },
       };
+    case "cancelled":
+      return { success: false, status: "cancelled", logs: [], error: CANCELLED };
     case "failed":
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
@@ -137,7 +164,7 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
 }
 
 function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
-  const logs: LogEntry[] = reply.logs.map((entry) => ({ ...entry, message: userStackText(entry.message, program) }));
+  const logs: LogEntry[] = [];
   if (reply.status === "success") {
     return {
       success: true,
@@ -148,6 +175,7 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
     };
   }
   const error = reply.error ?? { name: "Error", message: "unknown error" };
+  if (reply.status === "cancelled") return { success: false, status: "cancelled", logs, error: CANCELLED };
   if (reply.status === "timeout") {
     return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
   }
@@ -173,7 +201,7 @@ function parseResult(json: string): unknown {
   }
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities|guard|log-channel)\.js:\d+:\d+\)?$/;
 
 /**
  * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames

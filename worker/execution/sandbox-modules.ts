@@ -8,6 +8,8 @@ import encode from "../../sandbox-template/encode.js";
 // @ts-ignore Text module
 import guard from "../../sandbox-template/guard.js";
 // @ts-ignore Text module
+import logChannel from "../../sandbox-template/log-channel.js";
+// @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
 
 export const USER_MODULE_NAME = "user.js";
@@ -18,4 +20,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  "log-channel.js": logChannel as unknown as string,
 };

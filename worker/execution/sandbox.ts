@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { GUARD_STEPS_PER_MS, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
+import { CANCEL_GRACE_MS, GUARD_STEPS_PER_MS, MAX_LOG_FLUSHES, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
 import { ChildReplySchema, type ChildReply, type HarnessEntrypoint } from "./child-protocol";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
@@ -12,11 +12,15 @@ export interface SandboxRun {
   contextJson: string;
   timeoutMs: number;
   captureLogs: boolean;
+  /** Aborting it cancels the run: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it does. */
+  signal?: AbortSignal;
 }
 
 export type SandboxOutcome =
   | { kind: "reply"; reply: ChildReply }
   | { kind: "unresponsive" }
+  /** Cancelled, and the child did not answer within CANCEL_GRACE_MS. */
+  | { kind: "cancelled" }
   | { kind: "failed"; name: string; message: string };
 
 /**
@@ -34,13 +38,27 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     env: run.childEnv,
     globalOutbound: null,
     // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
-    limits: { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT },
+    // The log channel's batches may count as subrequests in production (not checkable locally): they get their
+    // own share, so the user's code keeps SUBREQUEST_LIMIT.
+    limits: { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT + MAX_LOG_FLUSHES },
   });
   const harness = worker.getEntrypoint() as unknown as HarnessEntrypoint;
 
   let timer: number | undefined;
   const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
     timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
+  });
+  let cancelTimer: number | undefined;
+  let onAbort: (() => void) | undefined;
+  const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {
+    onAbort = () => {
+      // Reaches the child when its code next yields; a loop that never yields is stopped by the grace timer here
+      // (and, in the child, by its guard at the timeout). Capability calls in flight are abandoned with the run.
+      harness.cancel().catch(() => {});
+      cancelTimer = setTimeout(() => resolve({ kind: "cancelled" }), CANCEL_GRACE_MS);
+    };
+    if (run.signal?.aborted) onAbort();
+    else run.signal?.addEventListener("abort", onAbort, { once: true });
   });
   const call = harness
     .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
@@ -57,8 +75,10 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
       }),
     );
   try {
-    return await Promise.race([call, backstop]);
+    return await Promise.race([call, backstop, cancelled]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (cancelTimer !== undefined) clearTimeout(cancelTimer);
+    if (onAbort) run.signal?.removeEventListener("abort", onAbort);
   }
 }
