@@ -36,6 +36,17 @@ const promiseThen = uncurry(Promise.prototype.then);
 /** @typedef {{ level: string, message: string, timestamp: string }} LogEntry */
 /** @typedef {{ append(firstSeq: number, entries: LogEntry[]): Promise<unknown> }} LogSink */
 
+/**
+ * An RPC call answers an RpcPromise, which Promise.prototype.then refuses as its receiver; awaiting it here
+ * gives a real promise.
+ * @param {LogSink} sink
+ * @param {number} firstSeq
+ * @param {LogEntry[]} batch
+ */
+async function send(sink, firstSeq, batch) {
+  return await sink.append(firstSeq, batch);
+}
+
 /** @type {(() => void)[]} */
 const cancelListeners = [];
 let cancelled = false;
@@ -82,7 +93,7 @@ export function createLogChannel(sink, startedAt) {
     flushes++;
     inFlight = true;
     promiseThen(
-      sink.append(firstSeq, batch),
+      send(sink, firstSeq, batch),
       (/** @type {unknown} */ reply) => {
         inFlight = false;
         const answer = /** @type {{ ok?: unknown, value?: { held?: unknown, cancelled?: unknown } } | null} */ (reply);

@@ -6,13 +6,32 @@ import type { StreamEvent } from "../../schemas/stream";
 
 /** What a streaming caller (SSE, WebSocket, RPC) hands the pipeline: where events go, and how to cancel. */
 export interface ExecutionObserver {
-  /** Called synchronously, in order, for every event of the execution. */
+  /** Called in order for every event of the execution, always in the request that runs it. */
   onEvent?: (event: StreamEvent) => void;
-  /** Aborting it cancels the execution: it ends with status "cancelled" and the logs made so far. */
-  signal?: AbortSignal;
+  /** Cancelling it ends the execution with status "cancelled" and the logs made so far. */
+  cancellation?: Cancellation;
+}
+
+/**
+ * A plain flag the run polls (worker/execution/sandbox.ts), not an AbortSignal: a cancel can come from another
+ * request (a stream cancelled from the reading side, a socket's close), and workerd refuses to let that request
+ * abort a signal the running request made (AbortSignal holds I/O: "Cannot perform I/O on behalf of a different
+ * request"). Setting a boolean is allowed from anywhere.
+ */
+export class Cancellation {
+  #requested = false;
+  cancel(): void {
+    this.#requested = true;
+  }
+  get requested(): boolean {
+    return this.#requested;
+  }
 }
 
 type UnnumberedEvent = { [K in StreamEvent["type"]]: Omit<Extract<StreamEvent, { type: K }>, "id"> }[StreamEvent["type"]];
+
+/** How often the owner delivers the events log batches made (see the constructor); the added latency at most. */
+const DELIVERY_EVERY_MS = 10;
 
 /** Room for the child's own truncation suffix ("… [message truncated: N characters]"); the child pads no more. */
 const MESSAGE_SUFFIX_CHARS = 64;
@@ -37,15 +56,22 @@ export class ExecutionEvents {
   private nextEventId = 1;
   private mapMessage: (message: string) => string = (message) => message;
   private finished = false;
+  private readonly outbox: StreamEvent[] = [];
+  private pumpTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly observer: ExecutionObserver = {}) {}
-
-  get signal(): AbortSignal | undefined {
-    return this.observer.signal;
+  /**
+   * Made in the request that runs the execution (its "owner"). Log batches arrive in another request (the
+   * capability call), and workerd forbids that request to touch the owner's streams and sockets, or even to
+   * resolve a promise the owner made ("Cannot perform I/O on behalf of a different request", RefcountedFulfiller).
+   * So events made by a batch wait in the outbox, and a timer of the owner delivers them every DELIVERY_EVERY_MS,
+   * only while a streamed run is under way.
+   */
+  constructor(private readonly observer: ExecutionObserver = {}) {
+    if (observer.onEvent) this.pumpTimer = setInterval(() => this.deliver(), DELIVERY_EVERY_MS);
   }
 
   get cancelled(): boolean {
-    return this.observer.signal?.aborted === true;
+    return this.observer.cancellation?.requested === true;
   }
 
   /** Log messages carry sandbox stack frames; the pipeline maps them to the caller's source once it has the program. */
@@ -53,8 +79,10 @@ export class ExecutionEvents {
     this.mapMessage = map;
   }
 
+  /** Called by the owner. */
   started(executionId: string, language: Language): void {
     this.emit({ type: "start", data: { executionId, language } });
+    this.deliver();
   }
 
   /** Takes entries `firstSeq`, `firstSeq + 1`, … from the child; see the class comment for duplicates and gaps. */
@@ -80,10 +108,25 @@ export class ExecutionEvents {
     return [...this.held];
   }
 
-  /** The last event. `result.logs` must come from closeLogs(), so the streamed log events add up to it. */
+  /** The last event, delivered before this returns. Called by the owner; `result.logs` must come from closeLogs(). */
   result(result: ExecutionResult): void {
     this.finished = true;
     this.emit({ type: "result", data: result });
+    this.deliver();
+    if (this.pumpTimer !== undefined) clearInterval(this.pumpTimer);
+  }
+
+  private deliver(): void {
+    const onEvent = this.observer.onEvent;
+    if (!onEvent) return;
+    for (let event = this.outbox.shift(); event; event = this.outbox.shift()) {
+      try {
+        onEvent(event);
+      } catch (error) {
+        // A listener that fails (a closed socket) must not cost the execution its result or its record.
+        console.error("stream: an event listener failed", error);
+      }
+    }
   }
 
   private take(raw: unknown): void {
@@ -111,15 +154,8 @@ export class ExecutionEvents {
   }
 
   private emit(event: UnnumberedEvent): void {
-    const onEvent = this.observer.onEvent;
-    if (!onEvent) return;
-    const withId = { id: this.nextEventId++, ...event } as StreamEvent;
-    try {
-      onEvent(withId);
-    } catch (error) {
-      // A listener that fails (a closed socket) must not cost the execution its result or its record.
-      console.error("stream: an event listener failed", error);
-    }
+    if (!this.observer.onEvent) return;
+    this.outbox.push({ id: this.nextEventId++, ...event } as StreamEvent);
   }
 }
 

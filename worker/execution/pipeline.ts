@@ -80,7 +80,7 @@ export async function executeRequest(
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
-      signal: observer.signal,
+      cancellation: observer.cancellation,
     }).finally(unregister);
     if (outcome.kind === "reply") events.acceptChildLogs(0, outcome.reply.logs);
     result = finish({ ...fromOutcome(outcome, program, request.config.timeout), logs: events.closeLogs() });

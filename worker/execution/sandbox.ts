@@ -1,7 +1,11 @@
 import * as v from "valibot";
 import { CANCEL_GRACE_MS, GUARD_STEPS_PER_MS, MAX_LOG_FLUSHES, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
 import { ChildReplySchema, type ChildReply, type HarnessEntrypoint } from "./child-protocol";
+import type { Cancellation } from "./execution-events";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
+
+/** How often a cancellable run looks at its signal (see `cancelled` below): part of the cancel's latency. */
+const CANCEL_POLL_MS = 5;
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
 const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
@@ -12,8 +16,8 @@ export interface SandboxRun {
   contextJson: string;
   timeoutMs: number;
   captureLogs: boolean;
-  /** Aborting it cancels the run: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it does. */
-  signal?: AbortSignal;
+  /** Cancels the run when set: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it does. */
+  cancellation?: Cancellation;
 }
 
 export type SandboxOutcome =
@@ -49,16 +53,21 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
   });
   let cancelTimer: number | undefined;
-  let onAbort: (() => void) | undefined;
+  let cancelPoll: number | undefined;
+  // Polled: the cancel may be set from another request, where this request's stub and timers cannot be touched.
   const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {
-    onAbort = () => {
-      // Reaches the child when its code next yields; a loop that never yields is stopped by the grace timer here
-      // (and, in the child, by its guard at the timeout). Capability calls in flight are abandoned with the run.
+    const cancellation = run.cancellation;
+    if (!cancellation) return;
+    const check = () => {
+      if (!cancellation.requested) return;
+      if (cancelPoll !== undefined) clearInterval(cancelPoll);
+      // Reaches the child when its code next yields; a loop that never yields is given up on by the grace timer
+      // here (and stopped, in the child, by its guard at the timeout). Capability calls in flight are abandoned.
       harness.cancel().catch(() => {});
       cancelTimer = setTimeout(() => resolve({ kind: "cancelled" }), CANCEL_GRACE_MS);
     };
-    if (run.signal?.aborted) onAbort();
-    else run.signal?.addEventListener("abort", onAbort, { once: true });
+    cancelPoll = setInterval(check, CANCEL_POLL_MS);
+    check();
   });
   const call = harness
     .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
@@ -79,6 +88,6 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     if (cancelTimer !== undefined) clearTimeout(cancelTimer);
-    if (onAbort) run.signal?.removeEventListener("abort", onAbort);
+    if (cancelPoll !== undefined) clearInterval(cancelPoll);
   }
 }

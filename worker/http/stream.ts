@@ -3,6 +3,7 @@ import { MAX_REQUEST_BYTES } from "../../schemas/limits";
 import type { ErrorBody } from "../../schemas/meta";
 import { SocketMessageSchema, type SocketErrorEvent, type StreamEvent } from "../../schemas/stream";
 import { ErrorCode, ServiceError } from "../errors";
+import { Cancellation } from "../execution/execution-events";
 import { executeRequest, type Caller, type PipelineDeps } from "../execution/pipeline";
 import { parseInput, readJsonBody } from "../parse";
 
@@ -26,7 +27,7 @@ const sseFrame = (event: StreamEvent | SocketErrorEvent, id?: number): string =>
 /** POST /execute as SSE. The body is parsed before the stream starts, so request errors stay JSON 4xx. */
 export async function handleExecuteEvents(request: Request, deps: PipelineDeps, caller: Caller): Promise<Response> {
   const input = parseInput(ExecuteRequestSchema, await readJsonBody(request, MAX_REQUEST_BYTES));
-  const body = eventStream(deps, input, caller, {
+  const body = eventStream(deps, input, caller, request.signal, {
     frame: (event) => sseFrame(event, event.id),
     failed: () => sseFrame({ type: "error", data: INTERNAL_ERROR_BODY }),
     heartbeat: ": heartbeat\n\n",
@@ -43,7 +44,7 @@ export async function handleExecuteEvents(request: Request, deps: PipelineDeps, 
 
 /** RPC executeStream(): one JSON event per line; cancelling the stream cancels the run. */
 export function executionNdjsonStream(deps: PipelineDeps, input: ExecuteRequest, caller: Caller): ReadableStream<Uint8Array> {
-  return eventStream(deps, input, caller, {
+  return eventStream(deps, input, caller, undefined, {
     frame: (event) => `${JSON.stringify(event)}\n`,
     failed: () => `${JSON.stringify({ type: "error", data: INTERNAL_ERROR_BODY } satisfies SocketErrorEvent)}\n`,
   });
@@ -60,8 +61,16 @@ interface Framing {
  * Runs the execution in waitUntil and streams its events. The stream's cancel (the client went away: an SSE
  * connection closed, an RPC caller's reader.cancel()) aborts the run; the result is still recorded.
  */
-function eventStream(deps: PipelineDeps, input: ExecuteRequest, caller: Caller, framing: Framing): ReadableStream<Uint8Array> {
-  const abort = new AbortController();
+function eventStream(
+  deps: PipelineDeps,
+  input: ExecuteRequest,
+  caller: Caller,
+  disconnected: AbortSignal | undefined,
+  framing: Framing,
+): ReadableStream<Uint8Array> {
+  const cancellation = new Cancellation();
+  // The stream's cancel() alone is not enough: with nothing to write, nobody notices the client left.
+  disconnected?.addEventListener("abort", () => cancellation.cancel(), { once: true });
   const encoder = new TextEncoder();
   let open = true;
   let output: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -79,11 +88,11 @@ function eventStream(deps: PipelineDeps, input: ExecuteRequest, caller: Caller, 
     },
     cancel() {
       open = false;
-      abort.abort(new Error("the client closed the stream"));
+      cancellation.cancel();
     },
   });
   const heartbeat = framing.heartbeat ? setInterval(() => write(framing.heartbeat ?? ""), STREAM_HEARTBEAT_MS) : undefined;
-  const run = executeRequest(deps, input, caller, { signal: abort.signal, onEvent: (event) => write(framing.frame(event)) })
+  const run = executeRequest(deps, input, caller, { cancellation, onEvent: (event) => write(framing.frame(event)) })
     .then(
       () => {},
       (error: unknown) => {
@@ -113,7 +122,7 @@ export function handleExecuteSocket(request: Request, deps: PipelineDeps, caller
   }
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();
-  let running: AbortController | undefined;
+  let running: Cancellation | undefined;
   const send = (event: StreamEvent | SocketErrorEvent) => {
     try {
       server.send(JSON.stringify(event));
@@ -132,17 +141,17 @@ export function handleExecuteSocket(request: Request, deps: PipelineDeps, caller
       const message = parseInput(SocketMessageSchema, socketJson(event.data));
       if (message.type === "cancel") {
         // Cancelling when nothing runs (it just ended) is not an error: the client cannot know the timing.
-        running?.abort(new Error("cancelled by the client"));
+        running?.cancel();
         return;
       }
       if (running) throw new ServiceError(ErrorCode.VALIDATION_ERROR, "An execution is already running on this socket; cancel it or wait for its result");
       const { type: _type, ...request } = message;
-      const abort = new AbortController();
-      running = abort;
-      const run = executeRequest(deps, request, caller, { signal: abort.signal, onEvent: send })
+      const cancellation = new Cancellation();
+      running = cancellation;
+      const run = executeRequest(deps, request, caller, { cancellation, onEvent: send })
         .catch(sendError)
         .finally(() => {
-          if (running === abort) running = undefined;
+          if (running === cancellation) running = undefined;
         });
       deps.ctx.waitUntil(run);
     } catch (error) {
@@ -150,7 +159,7 @@ export function handleExecuteSocket(request: Request, deps: PipelineDeps, caller
     }
   });
   server.addEventListener("close", () => {
-    running?.abort(new Error("the socket closed"));
+    running?.cancel();
     try {
       server.close();
     } catch {
