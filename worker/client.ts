@@ -11,7 +11,7 @@ import type { CodeExecutor } from "./rpc";
 
 export type { CodeExecutor };
 
-/** The RPC methods the entrypoint adds: executeCode, getExecution, listExecutions (and any added later). */
+/** The RPC methods the entrypoint adds: executeCode, executeStream, getExecution, listExecutions (and any added later). */
 export type CodeExecMethodName = Exclude<keyof CodeExecutor, keyof WorkerEntrypoint>;
 
 /**
@@ -26,4 +26,5 @@ export type CodeExecBinding = Fetcher & Pick<CodeExecutor, CodeExecMethodName>;
 
 export type { Capability, ExecuteConfig, ExecuteRequest, ExecuteRequestInput, Language } from "../schemas/execute";
 export type { ExecutionError, ExecutionErrorCode, ExecutionResult, ExecutionStatus, LogEntry } from "../schemas/result";
+export type { StreamEvent } from "../schemas/stream";
 export type { ExecutionRecord, ExecutionSummary, HistoryStatus, ListExecutionsOptionsInput, ListExecutionsResponse } from "../schemas/history";

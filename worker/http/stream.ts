@@ -27,7 +27,7 @@ const sseFrame = (event: StreamEvent | SocketErrorEvent, id?: number): string =>
 /** POST /execute as SSE. The body is parsed before the stream starts, so request errors stay JSON 4xx. */
 export async function handleExecuteEvents(request: Request, deps: PipelineDeps, caller: Caller): Promise<Response> {
   const input = parseInput(ExecuteRequestSchema, await readJsonBody(request, MAX_REQUEST_BYTES));
-  const body = eventStream(deps, input, caller, request.signal, {
+  const body = eventStream(deps, input, caller, new Cancellation(), request.signal, {
     frame: (event) => sseFrame(event, event.id),
     failed: () => sseFrame({ type: "error", data: INTERNAL_ERROR_BODY }),
     heartbeat: ": heartbeat\n\n",
@@ -42,12 +42,21 @@ export async function handleExecuteEvents(request: Request, deps: PipelineDeps, 
   });
 }
 
-/** RPC executeStream(): one JSON event per line; cancelling the stream cancels the run. */
-export function executionNdjsonStream(deps: PipelineDeps, input: ExecuteRequest, caller: Caller): ReadableStream<Uint8Array> {
-  return eventStream(deps, input, caller, undefined, {
+/**
+ * RPC executeStream(): one JSON event per line. `cancel` cancels the run; so does cancelling the stream, but only
+ * once a write notices (a run that logs nothing writes nothing until its result).
+ */
+export function executionNdjsonStream(
+  deps: PipelineDeps,
+  input: ExecuteRequest,
+  caller: Caller,
+): { events: ReadableStream<Uint8Array>; cancel: () => void } {
+  const cancellation = new Cancellation();
+  const events = eventStream(deps, input, caller, cancellation, undefined, {
     frame: (event) => `${JSON.stringify(event)}\n`,
     failed: () => `${JSON.stringify({ type: "error", data: INTERNAL_ERROR_BODY } satisfies SocketErrorEvent)}\n`,
   });
+  return { events, cancel: () => cancellation.cancel() };
 }
 
 interface Framing {
@@ -65,10 +74,10 @@ function eventStream(
   deps: PipelineDeps,
   input: ExecuteRequest,
   caller: Caller,
+  cancellation: Cancellation,
   disconnected: AbortSignal | undefined,
   framing: Framing,
 ): ReadableStream<Uint8Array> {
-  const cancellation = new Cancellation();
   // The stream's cancel() alone is not enough: with nothing to write, nobody notices the client left.
   disconnected?.addEventListener("abort", () => cancellation.cancel(), { once: true });
   const encoder = new TextEncoder();
