@@ -83,7 +83,11 @@ export async function executeRequest(
       cancellation: observer.cancellation,
     }).finally(unregister);
     if (outcome.kind === "reply") events.acceptChildLogs(0, outcome.reply.logs);
-    result = finish({ ...fromOutcome(outcome, program, request.config.timeout), logs: events.closeLogs() });
+    // After a cancel, only an outcome the code reached by itself (it returned or threw first) is reported as such;
+    // a timeout or a failure the cancel provoked is the cancel.
+    const ranToEnd = outcome.kind === "reply" && (outcome.reply.status === "success" || outcome.reply.status === "error");
+    const settled: SandboxOutcome = events.cancelled && !ranToEnd ? { kind: "cancelled" } : outcome;
+    result = finish({ ...fromOutcome(settled, program, request.config.timeout), logs: events.closeLogs() });
   }
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),

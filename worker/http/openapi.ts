@@ -4,6 +4,7 @@ import { ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execu
 import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "../../schemas/meta";
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
+import { SocketErrorEventSchema, SocketMessageSchema, StreamEventSchema } from "../../schemas/stream";
 import { ErrorCode, HTTP_STATUS } from "../errors";
 import packageJson from "../../package.json";
 
@@ -12,7 +13,7 @@ import packageJson from "../../package.json";
 // against the OpenAPI 3.1 meta-schema and checks that every route the router serves is described here.
 
 /** Request bodies convert their input type (defaults make fields optional); responses their output type. */
-const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema };
+const REQUEST_SCHEMAS = { ExecuteRequest: ExecuteRequestSchema, ValidateRequest: ValidateRequestSchema, SocketMessage: SocketMessageSchema };
 export const RESPONSE_SCHEMAS = {
   ExecutionResult: ExecutionResultSchema,
   ValidateResponse: ValidateResponseSchema,
@@ -21,6 +22,8 @@ export const RESPONSE_SCHEMAS = {
   ExecutionRecord: ExecutionRecordSchema,
   ListExecutionsResponse: ListExecutionsResponseSchema,
   ErrorBody: ErrorBodySchema,
+  StreamEvent: StreamEventSchema,
+  SocketErrorEvent: SocketErrorEventSchema,
 };
 type SchemaName = keyof typeof REQUEST_SCHEMAS | keyof typeof RESPONSE_SCHEMAS;
 
@@ -43,6 +46,10 @@ interface Operation {
   query?: v.GenericSchema;
   /** Public even when API keys are configured. */
   public?: boolean;
+  /** With `Accept: text/event-stream`, the 200 is a stream of StreamEvent (SSE). */
+  streams?: boolean;
+  /** The success status when it is not 200 (101 for a WebSocket upgrade). */
+  okStatus?: string;
 }
 
 export const EXAMPLE_EXECUTE = {
@@ -73,7 +80,20 @@ export const OPERATIONS: Operation[] = [
       "The code is the body of an async function. Failures of the code (syntax, runtime, timeout, policy) are answered with 200 and `success: false`; the same result comes back over RPC from `executeCode`.",
     requestBody: "ExecuteRequest",
     ok: "ExecutionResult",
+    streams: true,
     errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  {
+    method: "get",
+    path: "/execute/ws",
+    operationId: "executeSocket",
+    tags: ["execution"],
+    summary: "Run code over a WebSocket: streamed events, cancel at any time",
+    description:
+      "Upgrades to a WebSocket. Send a SocketMessage: `{ \"type\": \"execute\", ...ExecuteRequest }` or `{ \"type\": \"cancel\" }`. Receive StreamEvent messages (start, log…, result) for each execution, one at a time per socket; a message that cannot be acted on gets a SocketErrorEvent and the socket stays open. Closing the socket cancels the run under way. Browsers cannot send an Authorization header on a WebSocket: with API keys configured, browsers use the SSE form of POST /execute.",
+    ok: "StreamEvent",
+    okStatus: "101",
+    errors: ["UPGRADE_REQUIRED", "UNAUTHORIZED"],
   },
   {
     method: "post",
@@ -173,10 +193,20 @@ function queryParameters(schema: v.GenericSchema): Record<string, unknown>[] {
 function operationObject(op: Operation) {
   const parameters = [...(op.parameters ?? []), ...(op.query ? queryParameters(op.query) : [])];
   const responses: Record<string, unknown> = {
-    "200":
-      typeof op.ok === "string"
-        ? { description: "OK", content: jsonContent(op.ok) }
-        : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
+    [op.okStatus ?? "200"]:
+      op.okStatus === "101"
+        ? { description: "Switching Protocols: the socket then carries StreamEvent and SocketErrorEvent messages as JSON text" }
+        : typeof op.ok === "string"
+          ? {
+              description: op.streams
+                ? "OK. With Accept: text/event-stream, Server-Sent Events instead: each event's `event:` is the StreamEvent's type, `id:` its id, `data:` its data as JSON."
+                : "OK",
+              content: {
+                ...jsonContent(op.ok),
+                ...(op.streams ? { "text/event-stream": { schema: { $ref: "#/components/schemas/StreamEvent" } } } : {}),
+              },
+            }
+          : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
   };
   for (const code of op.errors ?? []) {
     const status = String(HTTP_STATUS[code]);
