@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_LOG_ENTRIES, MAX_LOG_MESSAGE_CHARS } from "../../schemas/limits";
+import { MAX_LOG_ENTRIES, MAX_LOG_FLUSHES, MAX_LOG_MESSAGE_CHARS } from "../../schemas/limits";
 import type { StreamEvent } from "../../schemas/stream";
 import { ExecutionEvents, registerExecution } from "../../worker/execution/execution-events";
 import { runInSandbox } from "../../worker/execution/sandbox";
@@ -62,6 +62,40 @@ describe("the log channel", () => {
     expect(logs.length).toBe(MAX_LOG_ENTRIES + 2);
     expect(logs.at(-1)).toMatchObject({ level: "warn", message: expect.stringMatching(/^\[code-exec\] \d+ more log entries dropped/) });
     expect(await logsStub(executionId).append(0, [entry("late")])).toEqual({ ok: true, value: { held: false, cancelled: false } });
+  });
+
+  it("refuses batches past MAX_LOG_FLUSHES from a child that is not our harness", async () => {
+    const executionId = crypto.randomUUID();
+    const events = new ExecutionEvents();
+    const unregister = registerExecution(executionId, events);
+    const stub = logsStub(executionId);
+    try {
+      for (let i = 0; i < MAX_LOG_FLUSHES; i++) expect(await stub.append(i, [entry(`b${i}`)])).toMatchObject({ value: { held: true } });
+      expect(await stub.append(MAX_LOG_FLUSHES, [entry("one too many")])).toMatchObject({ value: { held: false } });
+    } finally {
+      unregister();
+    }
+    expect(events.closeLogs()).toHaveLength(MAX_LOG_FLUSHES);
+  });
+
+  it("streams intact logs when the code patches the intrinsics the channel uses", async () => {
+    // The channel captured push, splice and the timers before any user code existed. (The harness's own buffer is
+    // h9's primordials work; here the batch carries the entry even if the reply's copy is lost.)
+    const code = `
+      const wait = setTimeout;
+      Array.prototype.push = function () { return 0; };
+      Array.prototype.splice = function () { return []; };
+      globalThis.setTimeout = () => 0;
+      globalThis.clearTimeout = () => {};
+      for (const name of ["held", "cancelled"]) {
+        Object.defineProperty(Object.prototype, name, { get() { return name === "cancelled"; }, configurable: true });
+      }
+      console.log("patched");
+      await new Promise((resolve) => wait(resolve, 80));
+      return "ran to the end";`;
+    const result = await execute({ code });
+    expect(result).toMatchObject({ status: "success", result: "ran to the end" });
+    expect(result.logs.map((l) => l.message)).toEqual(["patched"]);
   });
 
   it("answers a stub without props with an error, not a crash", async () => {

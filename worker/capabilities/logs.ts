@@ -10,8 +10,8 @@ import type { Reply } from "./reply";
 export type LogsProps = Pick<CapabilityProps, "executionId">;
 
 /**
- * `held: false`: no execution of that id runs in this isolate (it ended, or the call reached another isolate);
- * the child sends no more batches and its reply carries the entries. `cancelled`: the child ends the run.
+ * `held: false`: no execution of that id runs in this isolate (it ended, or the call reached another isolate), or
+ * it has had its MAX_LOG_FLUSHES batches; the child sends no more and its reply carries the entries. `cancelled`: the child ends the run.
  */
 export interface AppendAnswer {
   held: boolean;
@@ -28,7 +28,6 @@ export class LogsCapability extends WorkerEntrypoint<Env, LogsProps> {
     if (typeof executionId !== "string") return { ok: false, error: { code: "INTERNAL_ERROR", message: "logs: this capability has no policy" } };
     const events = liveExecution(executionId);
     if (!events) return { ok: true, value: { held: false, cancelled: false } };
-    events.acceptChildLogs(firstSeq, entries);
-    return { ok: true, value: { held: true, cancelled: events.cancelled } };
+    return { ok: true, value: { held: events.acceptBatch(firstSeq, entries), cancelled: events.cancelled } };
   }
 }

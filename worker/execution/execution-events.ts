@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Language } from "../../schemas/execute";
-import { MAX_LOG_ENTRIES, MAX_LOG_MESSAGE_CHARS, MAX_LOG_TOTAL_CHARS } from "../../schemas/limits";
+import { MAX_LOG_ENTRIES, MAX_LOG_FLUSHES, MAX_LOG_MESSAGE_CHARS, MAX_LOG_TOTAL_CHARS } from "../../schemas/limits";
 import { LogEntrySchema, type ExecutionResult, type LogEntry } from "../../schemas/result";
 import type { StreamEvent } from "../../schemas/stream";
 
@@ -51,6 +51,7 @@ const MESSAGE_SUFFIX_CHARS = 64;
 export class ExecutionEvents {
   private readonly held: LogEntry[] = [];
   private childEntriesSeen = 0;
+  private batchesTaken = 0;
   private heldChars = 0;
   private droppedEntries = 0;
   private nextEventId = 1;
@@ -83,6 +84,16 @@ export class ExecutionEvents {
   started(executionId: string, language: Language): void {
     this.emit({ type: "start", data: { executionId, language } });
     this.deliver();
+  }
+
+  /**
+   * A batch from the log channel. The child sends at most MAX_LOG_FLUSHES; one that sends more (a harness that is
+   * not ours) is refused, so it cannot keep the front busy. Answers whether the batch was taken.
+   */
+  acceptBatch(firstSeq: unknown, entries: unknown): boolean {
+    if (this.finished || ++this.batchesTaken > MAX_LOG_FLUSHES) return false;
+    this.acceptChildLogs(firstSeq, entries);
+    return true;
   }
 
   /** Takes entries `firstSeq`, `firstSeq + 1`, … from the child; see the class comment for duplicates and gaps. */
