@@ -5,6 +5,7 @@ import type { StreamEvent } from "../../schemas/stream";
 import { ExecutionEvents, registerExecution } from "../../worker/execution/execution-events";
 import { runInSandbox } from "../../worker/execution/sandbox";
 import { execute, BASE } from "../helpers";
+import { postEvents, sseReader } from "./stream-helpers";
 
 const loader = (env as unknown as Env).LOADER;
 type LogsStub = { append(firstSeq: unknown, entries: unknown): Promise<unknown> };
@@ -78,24 +79,28 @@ describe("the log channel", () => {
     expect(events.closeLogs()).toHaveLength(MAX_LOG_FLUSHES);
   });
 
-  it("streams intact logs when the code patches the intrinsics the channel uses", async () => {
-    // The channel captured push, splice and the timers before any user code existed. (The harness's own buffer is
-    // h9's primordials work; here the batch carries the entry even if the reply's copy is lost.)
+  it("still streams a log while the run goes on when the code patches the intrinsics the channel uses", async () => {
+    // The channel captured splice, the timers and Promise.prototype.then before any user code existed. (push is
+    // left alone here: today's encode.js formats messages with it, which the harness's primordials rewrite fixes.)
+    // The run never ends by itself, so the log can only come from a batch.
     const code = `
       const wait = setTimeout;
-      Array.prototype.push = function () { return 0; };
       Array.prototype.splice = function () { return []; };
+      Promise.prototype.then = function () { return this; };
       globalThis.setTimeout = () => 0;
       globalThis.clearTimeout = () => {};
       for (const name of ["held", "cancelled"]) {
         Object.defineProperty(Object.prototype, name, { get() { return name === "cancelled"; }, configurable: true });
       }
       console.log("patched");
-      await new Promise((resolve) => wait(resolve, 80));
-      return "ran to the end";`;
-    const result = await execute({ code });
-    expect(result).toMatchObject({ status: "success", result: "ran to the end" });
-    expect(result.logs.map((l) => l.message)).toEqual(["patched"]);
+      for (;;) await new Promise((resolve) => wait(resolve, 10));`;
+    const response = await postEvents({ code, config: { timeout: 20_000 } });
+    const reader = sseReader(response.body!);
+    expect((await reader.next())?.event).toBe("start");
+    const log = await reader.next();
+    expect(log?.event).toBe("log");
+    expect(JSON.parse(log?.data ?? "{}")).toMatchObject({ message: "patched" });
+    await reader.cancel();
   });
 
   it("answers a stub without props with an error, not a crash", async () => {
