@@ -10,6 +10,7 @@ import type { WorkerEntrypoint } from "cloudflare:workers";
 import type { CodeExecutor } from "./rpc";
 
 export type { CodeExecutor };
+export type { ExecutionStream } from "./rpc";
 
 /** The RPC methods the entrypoint adds: executeCode, executeStream, getExecution, listExecutions (and any added later). */
 export type CodeExecMethodName = Exclude<keyof CodeExecutor, keyof WorkerEntrypoint>;
