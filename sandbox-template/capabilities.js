@@ -6,6 +6,12 @@
 // Protocol (keep in sync with worker/capabilities/reply.ts): every stub method resolves to
 //   { ok: true, value } | { ok: false, error: { code, message } }
 // and never throws host objects across; the wrapper turns an error reply into a thrown CapabilityError.
+//
+// These wrappers run while user code runs and may be called after it has changed any global, so they use
+// primordials.js only. The errors they throw are remembered here: the reply reports CAPABILITY_DENIED only for an
+// error this module made, never for one the user built with the same name and code.
+
+import { ObjectDefineProperty, StringCtor, WeakMapCtor, WeakMapPrototypeGet, WeakMapPrototypeSet } from "./primordials.js";
 
 class CapabilityError extends Error {
   /**
@@ -14,19 +20,41 @@ class CapabilityError extends Error {
    */
   constructor(code, message) {
     super(message);
-    this.name = "CapabilityError";
-    this.code = code;
+    // Defined, not assigned: a setter or a read-only "name" the user put on Error.prototype must not change them.
+    ObjectDefineProperty(this, "name", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: "CapabilityError", writable: true, enumerable: false, configurable: true }));
+    ObjectDefineProperty(this, "code", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: code, writable: true, enumerable: true, configurable: true }));
   }
 }
 
-/** @typedef {{ ok: true, value: unknown } | { ok: false, error: { code: string, message: string } }} Reply */
+/** Errors this module threw, with their code. */
+const issued = new WeakMapCtor();
+
+/**
+ * @param {string} code
+ * @param {string} message
+ */
+function capabilityError(code, message) {
+  const error = new CapabilityError(code, message);
+  WeakMapPrototypeSet(issued, error, code);
+  return error;
+}
+
+/**
+ * The capability code of an error ai()/api()/db() threw; undefined for anything else, however it is named.
+ * @param {unknown} value
+ * @returns {string | undefined}
+ */
+export function issuedCapabilityCode(value) {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  return WeakMapPrototypeGet(issued, value);
+}
 
 /** @param {unknown} reply */
 function unwrap(reply) {
-  const r = /** @type {Reply} */ (reply);
+  const r = /** @type {{ ok?: unknown, value?: unknown, error?: { code?: unknown, message?: unknown } } | null} */ (reply);
   if (r && r.ok === true) return r.value;
-  if (r && r.ok === false && r.error) throw new CapabilityError(String(r.error.code), String(r.error.message));
-  throw new CapabilityError("SANDBOX_ERROR", "capability returned a malformed reply");
+  if (r && r.ok === false && r.error) throw capabilityError(StringCtor(r.error.code), StringCtor(r.error.message));
+  throw capabilityError("SANDBOX_ERROR", "capability returned a malformed reply");
 }
 
 /**
@@ -47,22 +75,27 @@ function apiArguments(url, options) {
 /** @param {string} name */
 function denied(name) {
   return async () => {
-    throw new CapabilityError("CAPABILITY_DENIED", `${name}() is not allowed for this execution (config.allowedAPIs)`);
+    throw capabilityError("CAPABILITY_DENIED", `${name}() is not allowed for this execution (config.allowedAPIs)`);
   };
 }
 
 /**
+ * Runs before user code, so the iteration and property writes here see the realm as it was built.
  * @param {Record<string, unknown>} env
  */
 export function installCapabilities(env) {
   const ai = /** @type {{ run(model: unknown, input: unknown): Promise<unknown> } | undefined} */ (env.AI);
   const api = /** @type {{ request(url: unknown, options: unknown): Promise<unknown> } | undefined} */ (env.API);
   const db = /** @type {{ query(query: unknown): Promise<unknown> } | undefined} */ (env.DB);
+  // The stubs are host objects the user cannot reach; their methods are answered by workerd, not a prototype.
   /** @type {Record<string, unknown>} */
   const globals = {
     ai: ai ? async (/** @type {unknown} */ model, /** @type {unknown} */ input) => unwrap(await ai.run(model, input)) : denied("ai"),
     api: api
-      ? async (/** @type {unknown} */ url, /** @type {unknown} */ options) => unwrap(await api.request(...apiArguments(url, options)))
+      ? async (/** @type {unknown} */ url, /** @type {unknown} */ options) => {
+          const args = apiArguments(url, options);
+          return unwrap(await api.request(args[0], args[1]));
+        }
       : denied("api"),
     db: db ? async (/** @type {unknown} */ query) => unwrap(await db.query(query)) : denied("db"),
     CapabilityError,

@@ -1,85 +1,131 @@
 // @ts-check
-// The main module of every sandbox isolate. The front Worker loads it, with encode.js, capabilities.js and the
-// user's instrumented code as user.js, into a fresh isolate and calls run() once over RPC.
+// The main module of every sandbox isolate. The front Worker loads it, with primordials.js, encode.js,
+// capabilities.js, guard.js and the user's instrumented code as user.js, into a fresh isolate and calls run() once
+// over RPC.
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
-//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> { status, resultJson?, resultTruncated?, logs, error? }
-//   cancel() -> undefined: the running run() ends with status "cancelled" (see log-channel.js)
+//   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> a string: the JSON text of
+//   { status, logs, resultJson?, resultTruncated?, error? }
+//   cancel() -> undefined: the run under way ends with status "cancelled" (see log-channel.js)
 // user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
+//
+// The harness shares its realm with the user's code and keeps working after that code has changed any global,
+// prototype or getter (README "Security model"). So, after user code exists:
+// - it reaches intrinsics only through primordials.js (imported first: module evaluation order puts it before
+//   user.js);
+// - it never awaits and never resolves a promise with an object: resolving with an object looks up `.then` on
+//   it, and Object.prototype.then would answer. run() resolves with one string, built by concatenating
+//   JSON.stringify of primitives, and observes the user's promise with the captured `then` on a promise whose
+//   `constructor` lookup it has detached (primordials.js detachFromUserPromise);
+// - it keeps its state in local variables and the log as JSON text, so no array method or setter is involved.
+// The parent parses and re-checks the reply anyway (child-protocol.ts parseChildReply).
 
-import { WorkerEntrypoint } from "cloudflare:workers";
+import {
+  DateCtor,
+  DateNow,
+  DatePrototypeToISOString,
+  JSONParse,
+  JSONStringify,
+  PromiseCtor,
+  PromisePrototypeThen,
+  StringPrototypeSlice,
+  clearTimeoutSafe,
+  detachFromUserPromise,
+  setTimeoutSafe,
+} from "./primordials.js";
 import makeMain from "./user.js";
-import { encodeJson, formatLogArgs } from "./encode.js";
-import { installCapabilities } from "./capabilities.js";
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
+import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
 import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
 
-// Keep in sync with schemas/limits.ts.
+// Keep in sync with schemas/limits.ts and worker/execution/child-protocol.ts.
 const MAX_LOG_ENTRIES = 1_000;
 const MAX_LOG_MESSAGE_CHARS = 8 * 1024;
 const MAX_LOG_TOTAL_CHARS = 512 * 1024;
-const RESULT_LIMITS = { maxChars: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
-const LOG_ARG_LIMITS = { maxChars: MAX_LOG_MESSAGE_CHARS, maxDepth: 8, maxNodes: 2_000 };
+const MAX_ERROR_NAME_CHARS = 200;
+const MAX_ERROR_MESSAGE_CHARS = 64 * 1024;
+const MAX_ERROR_STACK_CHARS = 64 * 1024;
+const RESULT_LIMITS = { __proto__: null, maxChars: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
+const LOG_ARG_LIMITS = { __proto__: null, maxChars: MAX_LOG_MESSAGE_CHARS, maxDepth: 8, maxNodes: 2_000 };
 
-// Captured at module evaluation, before any user code exists.
-const now = Date.now;
-const nowIso = () => new Date(now()).toISOString();
-const schedule = setTimeout;
-// User code runs before the race below is set up and could replace Promise.race to hang or fake its outcome.
-const race = Promise.race.bind(Promise);
-const unschedule = clearTimeout;
+const LOG_LEVELS = /** @type {const} */ (["log", "info", "warn", "error", "debug"]);
+/** @typedef {(typeof LOG_LEVELS)[number]} LogLevel */
 
-/** @typedef {{ level: "log" | "info" | "warn" | "error" | "debug", message: string, timestamp: string }} LogEntry */
+const nowIso = () => DatePrototypeToISOString(new DateCtor(DateNow()));
 
-/** @param {ReturnType<typeof createLogChannel>} channel */
+/**
+ * `text` cut to `max` characters, saying how long it was.
+ * @param {string} text
+ * @param {number} max
+ */
+function cutText(text, max) {
+  if (text.length <= max) return text;
+  const note = `… [truncated: ${text.length} characters]`;
+  return StringPrototypeSlice(text, 0, max - note.length) + note;
+}
+
+/**
+ * The log as JSON text of its entries, built as they arrive; each accepted entry also goes to the log channel.
+ * @param {ReturnType<typeof createLogChannel>} channel
+ */
 function createLogBuffer(channel) {
-  /** @type {LogEntry[]} */
-  const entries = [];
+  let json = "";
+  let count = 0;
   let totalChars = 0;
   let dropped = 0;
+  /**
+   * @param {LogLevel} level
+   * @param {string} message
+   */
+  const append = (level, message) => {
+    const entry = `{"level":"${level}","message":${JSONStringify(message)},"timestamp":${JSONStringify(nowIso())}}`;
+    json += count === 0 ? entry : `,${entry}`;
+    count++;
+    channel.accept(entry);
+  };
   return {
+    __proto__: null,
     /**
-     * @param {LogEntry["level"]} level
+     * @param {LogLevel} level
      * @param {unknown[]} args
      */
     push(level, args) {
-      if (entries.length >= MAX_LOG_ENTRIES || totalChars >= MAX_LOG_TOTAL_CHARS) {
+      if (count >= MAX_LOG_ENTRIES || totalChars >= MAX_LOG_TOTAL_CHARS) {
         dropped++;
         return;
       }
       let message = formatLogArgs(args, LOG_ARG_LIMITS);
       if (message.length > MAX_LOG_MESSAGE_CHARS) {
-        message = `${message.slice(0, MAX_LOG_MESSAGE_CHARS)}… [message truncated: ${message.length} characters]`;
+        message = `${StringPrototypeSlice(message, 0, MAX_LOG_MESSAGE_CHARS)}… [message truncated: ${message.length} characters]`;
       }
       totalChars += message.length;
-      const entry = { level, message, timestamp: nowIso() };
-      entries.push(entry);
-      channel.accept(entry);
+      append(level, message);
     },
-    /** @returns {LogEntry[]} */
+    /** @returns {string} the JSON array of the entries */
     drain() {
-      if (dropped === 0) return entries;
-      return [
-        ...entries,
-        {
-          level: "warn",
-          message: `[code-exec] ${dropped} more log entries dropped: the limit is ${MAX_LOG_ENTRIES} entries or ${MAX_LOG_TOTAL_CHARS} characters`,
-          timestamp: nowIso(),
-        },
-      ];
+      if (dropped > 0) {
+        append(
+          "warn",
+          `[code-exec] ${dropped} more log entries dropped: the limit is ${MAX_LOG_ENTRIES} entries or ${MAX_LOG_TOTAL_CHARS} characters`,
+        );
+        dropped = 0;
+      }
+      return `[${json}]`;
     },
   };
 }
 
 /**
  * Without the console capability, console calls are accepted and discarded: the code runs unchanged, and nothing
- * it prints reaches the result or the host's own log.
+ * it prints reaches the result or the host's own log. Runs before user code.
  * @param {ReturnType<typeof createLogBuffer>} buffer
  * @param {boolean} capture
  */
 function captureConsole(buffer, capture) {
-  /** @type {Record<string, LogEntry["level"]>} */
+  /** @type {Record<string, LogLevel>} */
   const levels = { log: "log", info: "info", warn: "warn", error: "error", debug: "debug", trace: "debug" };
   for (const [method, level] of Object.entries(levels)) {
     /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (console))[method] = capture
@@ -89,20 +135,25 @@ function captureConsole(buffer, capture) {
 }
 
 /**
+ * The error part of the reply, as JSON text. Every read of the thrown value may run user code (getters, Proxy
+ * traps, toString) or give something huge: each is read on its own, turned into text and cut to its limit, and
+ * whatever happens the run stays an error.
  * @param {unknown} thrown
- * @returns {{ name: string, message: string, stack?: string, code?: string }}
+ * @returns {string}
  */
 function describeThrown(thrown) {
-  if (thrown instanceof Error) {
-    const code = /** @type {{ code?: unknown }} */ (thrown).code;
-    return {
-      name: String(thrown.name),
-      message: String(thrown.message),
-      stack: String(thrown.stack ?? ""),
-      ...(thrown.name === "CapabilityError" && typeof code === "string" ? { code } : {}),
-    };
+  if (typeof thrown === "object" && thrown !== null && isError(thrown)) {
+    const name = cutText(readText(thrown, "name"), MAX_ERROR_NAME_CHARS);
+    const message = cutText(readText(thrown, "message"), MAX_ERROR_MESSAGE_CHARS);
+    const stack = cutText(readText(thrown, "stack"), MAX_ERROR_STACK_CHARS);
+    const code = issuedCapabilityCode(thrown);
+    return (
+      `{"name":${JSONStringify(name === "" ? "Error" : name)},"message":${JSONStringify(message)},"stack":${JSONStringify(stack)}` +
+      `${code === undefined ? "" : `,"code":${JSONStringify(cutText(code, 64))}`}}`
+    );
   }
-  return { name: "Error", message: `Uncaught ${formatLogArgs([thrown], LOG_ARG_LIMITS)}` };
+  const message = cutText(`Uncaught ${formatLogArgs([thrown], LOG_ARG_LIMITS)}`, MAX_ERROR_MESSAGE_CHARS);
+  return `{"name":"Error","message":${JSONStringify(message)}}`;
 }
 
 export default class Harness extends WorkerEntrypoint {
@@ -112,67 +163,110 @@ export default class Harness extends WorkerEntrypoint {
   }
 
   /**
+   * Not async: this returns one promise of the harness's own, resolved with a string. It is detached like the
+   * user's promise although workerd's RPC layer was not seen to consult `constructor` on it (measured: the
+   * constructor and species attacks in test/execution/integrity.test.ts pass without it; they fail without the
+   * detachment of the user's promise): it costs one defineProperty and does not depend on how the runtime
+   * observes the promise.
    * @param {{ contextJson: string, timeoutMs: number, stepsPerMs: number, captureLogs: boolean }} input
+   * @returns {Promise<string>}
    */
-  async run(input) {
-    const startedAt = now();
-    const channel = createLogChannel(/** @type {any} */ (this.env).LOGS, startedAt);
+  run(input) {
+    // Read while the realm is still as the harness built it.
+    const contextJson = input.contextJson;
+    const timeoutMs = input.timeoutMs;
+    const startedAt = DateNow();
+    const channel = createLogChannel(/** @type {{ LOGS?: any }} */ (this.env).LOGS, startedAt);
     const logs = createLogBuffer(channel);
-    captureConsole(logs, input.captureLogs);
+    captureConsole(logs, input.captureLogs === true);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
-    const control = createGuard(startedAt + input.timeoutMs, input.stepsPerMs);
+    const control = createGuard(startedAt + timeoutMs, input.stepsPerMs);
 
-    /** @type {(value: { kind: "timeout" }) => void} */
-    let onTimer = () => {};
-    const timer = new Promise((resolve) => {
-      onTimer = resolve;
-    });
-    // Catches code that awaits forever; loops are caught by the guard.
-    const handle = schedule(() => {
-      control.trip();
-      onTimer({ kind: "timeout" });
-    }, input.timeoutMs);
-    /** @type {(value: { kind: "cancelled" }) => void} */
-    let onCancelled = () => {};
-    const cancelled = new Promise((resolve) => {
-      onCancelled = resolve;
-    });
-    // The guard stops loops at their next check; the race below stops the wait for an await.
+    /** @type {(json: string) => void} */
+    let resolveReply = () => {};
+    const reply = /** @type {Promise<string>} */ (
+      detachFromUserPromise(
+        new PromiseCtor((/** @type {(json: string) => void} */ resolve) => {
+          resolveReply = resolve;
+        }),
+      )
+    );
+    let settled = false;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let handle;
+    /** @param {string} fields the reply's members after status and logs, as JSON text starting with "," or empty */
+    const settle = (/** @type {"success" | "error" | "timeout" | "cancelled"} */ status, fields) => {
+      if (settled) return;
+      settled = true;
+      if (handle !== undefined) clearTimeoutSafe(handle);
+      channel.close();
+      resolveReply(`{"status":"${status}","logs":${logs.drain()}${fields}}`);
+    };
+    const settleTimeout = () =>
+      settle(
+        "timeout",
+        `,"error":{"name":"TimeoutError","message":${JSONStringify(`Execution exceeded the timeout of ${timeoutMs} ms`)}}`,
+      );
+    /** @param {unknown} error */
+    const settleThrown = (error) => {
+      // The guard's timeout error may have been caught and rethrown as something else: the clock decides.
+      if (control.isTripped()) return settleTimeout();
+      settle("error", `,"error":${describeThrown(error)}`);
+    };
+    /**
+     * Reaction handlers return nothing: a returned object would be looked up for `.then` when the derived
+     * promise resolves with it.
+     * @param {unknown} value
+     */
+    const onReturned = (value) => {
+      if (settled) return;
+      if (control.isTripped()) {
+        settleTimeout();
+        return;
+      }
+      if (value === undefined) {
+        settle("success", "");
+        return;
+      }
+      // Encoding runs the value's getters and toJSON, guarded like the rest of the user's code.
+      const { json, truncated } = encodeJson(value, RESULT_LIMITS);
+      if (control.isTripped()) {
+        settleTimeout();
+        return;
+      }
+      settle("success", `,"resultJson":${JSONStringify(json)}${truncated ? `,"resultTruncated":true` : ""}`);
+    };
+    /** @param {unknown} error */
+    const onThrew = (error) => {
+      if (!settled) settleThrown(error);
+    };
+
+    // A cancel ends the wait at once; the tripped guard stops a loop at its next check.
     onCancel(() => {
       control.trip();
-      onCancelled({ kind: "cancelled" });
+      settle("cancelled", `,"error":{"name":"CancelledError","message":"The execution was cancelled"}`);
     });
 
-    /** @type {Promise<{ kind: "returned", value: unknown } | { kind: "threw", error: unknown }>} */
-    const execution = (async () => {
-      try {
-        const main = makeMain(control.guard);
-        const context = JSON.parse(input.contextJson);
-        return { kind: "returned", value: await main(context) };
-      } catch (error) {
-        return { kind: "threw", error };
-      }
-    })();
+    // Catches code that awaits forever; loops are caught by the guard.
+    handle = setTimeoutSafe(() => {
+      control.trip();
+      settleTimeout();
+    }, timeoutMs);
 
-    const outcome = await race([execution, timer, cancelled]);
-    unschedule(handle);
-    channel.close();
-
-    if (outcome.kind === "cancelled") {
-      return { status: "cancelled", logs: logs.drain(), error: { name: "CancelledError", message: "The execution was cancelled" } };
+    let running;
+    try {
+      const main = makeMain(control.guard);
+      running = main(JSONParse(contextJson));
+    } catch (error) {
+      settleThrown(error);
+      return reply;
     }
-    if (control.isTripped() || outcome.kind === "timeout") {
-      return {
-        status: "timeout",
-        logs: logs.drain(),
-        error: { name: "TimeoutError", message: `Execution exceeded the timeout of ${input.timeoutMs} ms` },
-      };
+    try {
+      PromisePrototypeThen(detachFromUserPromise(running), onReturned, onThrew);
+    } catch (error) {
+      // Only reachable if user.js stopped being an async function; an honest error rather than a hang.
+      settle("error", `,"error":{"name":"SandboxError","message":"the program did not return a promise"}`);
     }
-    if (outcome.kind === "threw") {
-      return { status: "error", logs: logs.drain(), error: describeThrown(outcome.error) };
-    }
-    if (outcome.value === undefined) return { status: "success", logs: logs.drain() };
-    const { json, truncated } = encodeJson(outcome.value, RESULT_LIMITS);
-    return { status: "success", logs: logs.drain(), resultJson: json, ...(truncated ? { resultTruncated: true } : {}) };
+    return reply;
   }
 }

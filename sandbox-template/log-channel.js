@@ -4,6 +4,12 @@
 // holds them even if this isolate never answers. The reply still carries every entry; the front merges by sequence
 // number (worker/execution/execution-events.ts).
 //
+// Protocol: LOGS.append(firstSeq, entriesJson) -> "held" | "cancelled" | "refused". entriesJson is the JSON text of
+// the batch's entries (the log buffer's own text, so no array or object is built here), firstSeq the index of its
+// first entry in the run's log. The answer is a string so that receiving it resolves no promise with an object
+// (Object.prototype.then would be looked up): "refused" means send no more (the front does not hold this run, or
+// has had MAX_LOG_FLUSHES batches), "cancelled" that the run is cancelled.
+//
 // Cost: nothing at all for a run that logs nothing or ends within LOG_FLUSH_DELAY_MS of its first entry (the
 // pending batch is dropped at close(), the reply has it). Batches go one at a time, the first LOG_FLUSH_DELAY_MS
 // after an entry and later ones after a gap that grows with the run's age (a twentieth of it), at most
@@ -12,56 +18,35 @@
 // A synchronous loop holds its entries until it yields (timers and RPC only run then); the guard stopping it
 // returns them with the reply.
 //
-// Also the run's cancellation: a cancel reaches the child as the harness's cancel() RPC or as `cancelled` in a
-// batch's answer, whichever comes first; both call cancelRun().
+// Also the run's cancellation: a cancel reaches the child as the harness's cancel() RPC or as "cancelled" in a
+// batch's answer, whichever comes first; both call cancelRun(). Runs on the harness's side of the realm: the
+// rules of primordials.js apply.
+
+import { DateNow, MathMax, setTimeoutSafe, clearTimeoutSafe } from "./primordials.js";
 
 // Keep in sync with schemas/limits.ts.
 const LOG_FLUSH_DELAY_MS = 20;
 const MAX_LOG_FLUSHES = 100;
 const GAP_SHARE_OF_AGE = 1 / 20;
 
-// Captured at module evaluation, before any user code exists: user code may patch any of these.
-const now = Date.now;
-const schedule = setTimeout;
-const unschedule = clearTimeout;
-const max = Math.max;
-const call = Function.prototype.call;
-const uncurry = /** @type {<T extends (...args: any[]) => any>(fn: T) => (self: unknown, ...args: Parameters<T>) => ReturnType<T>} */ (
-  (fn) => call.bind(fn)
-);
-const arrayPush = uncurry(Array.prototype.push);
-const arraySplice = uncurry(Array.prototype.splice);
-const promiseThen = uncurry(Promise.prototype.then);
+/** @typedef {{ append(firstSeq: number, entriesJson: string): { then(onAnswer: (answer: unknown) => void, onError: () => void): unknown } }} LogSink */
 
-/** @typedef {{ level: string, message: string, timestamp: string }} LogEntry */
-/** @typedef {{ append(firstSeq: number, entries: LogEntry[]): Promise<unknown> }} LogSink */
-
-/**
- * An RPC call answers an RpcPromise, which Promise.prototype.then refuses as its receiver; awaiting it here
- * gives a real promise.
- * @param {LogSink} sink
- * @param {number} firstSeq
- * @param {LogEntry[]} batch
- */
-async function send(sink, firstSeq, batch) {
-  return await sink.append(firstSeq, batch);
-}
-
-/** @type {(() => void)[]} */
-const cancelListeners = [];
+// One run per isolate, so one cancellation: a flag and at most one listener (the run's).
 let cancelled = false;
+/** @type {(() => void) | undefined} */
+let cancelListener;
 
-/** Cancels the run in this isolate (one run per isolate): idempotent. */
+/** Cancels the run in this isolate: idempotent. */
 export function cancelRun() {
   if (cancelled) return;
   cancelled = true;
-  for (let index = 0; index < cancelListeners.length; index++) /** @type {() => void} */ (cancelListeners[index])();
+  if (cancelListener !== undefined) cancelListener();
 }
 
 /** @param {() => void} listener called once, at the cancel (at once if already cancelled) */
 export function onCancel(listener) {
+  cancelListener = listener;
   if (cancelled) listener();
-  else arrayPush(cancelListeners, listener);
 }
 
 /**
@@ -69,8 +54,8 @@ export function onCancel(listener) {
  * @param {number} startedAt epoch ms, the run's start
  */
 export function createLogChannel(sink, startedAt) {
-  /** @type {LogEntry[]} */
-  const pending = [];
+  let pendingJson = "";
+  let pendingCount = 0;
   let sentEntries = 0;
   let flushes = 0;
   let inFlight = false;
@@ -79,48 +64,55 @@ export function createLogChannel(sink, startedAt) {
   let timer;
 
   const arm = () => {
-    if (timer !== undefined || inFlight || closed || pending.length === 0) return;
-    const gapMs = flushes === 0 ? LOG_FLUSH_DELAY_MS : max(LOG_FLUSH_DELAY_MS, (now() - startedAt) * GAP_SHARE_OF_AGE);
-    timer = schedule(flush, gapMs);
+    if (timer !== undefined || inFlight || closed || pendingCount === 0) return;
+    const gapMs = flushes === 0 ? LOG_FLUSH_DELAY_MS : MathMax(LOG_FLUSH_DELAY_MS, (DateNow() - startedAt) * GAP_SHARE_OF_AGE);
+    timer = setTimeoutSafe(flush, gapMs);
+  };
+
+  /** @param {unknown} answer */
+  const onAnswer = (answer) => {
+    inFlight = false;
+    if (answer !== "held" && answer !== "cancelled") closed = true;
+    if (answer === "cancelled") cancelRun();
+    arm();
+  };
+  const onError = () => {
+    // The front is gone: send no more; the reply still carries every entry.
+    inFlight = false;
+    closed = true;
   };
 
   const flush = () => {
     timer = undefined;
-    if (!sink || closed || pending.length === 0 || flushes >= MAX_LOG_FLUSHES) return;
-    const batch = arraySplice(pending, 0, pending.length);
+    if (sink === undefined || closed || pendingCount === 0 || flushes >= MAX_LOG_FLUSHES) return;
+    const batch = `[${pendingJson}]`;
     const firstSeq = sentEntries;
-    sentEntries += batch.length;
+    sentEntries += pendingCount;
+    pendingJson = "";
+    pendingCount = 0;
     flushes++;
     inFlight = true;
-    promiseThen(
-      send(sink, firstSeq, batch),
-      (/** @type {unknown} */ reply) => {
-        inFlight = false;
-        const answer = /** @type {{ ok?: unknown, value?: { held?: unknown, cancelled?: unknown } } | null} */ (reply);
-        const value = answer && answer.ok === true ? answer.value : undefined;
-        if (!value || value.held !== true) closed = true;
-        if (value && value.cancelled === true) cancelRun();
-        arm();
-      },
-      () => {
-        // The front is gone or refused: stop sending; the reply still carries every entry.
-        inFlight = false;
-        closed = true;
-      },
-    );
+    try {
+      // The stub's answer is an RpcPromise, which user code never holds, so its `then` is the runtime's.
+      sink.append(firstSeq, batch).then(onAnswer, onError);
+    } catch {
+      onError();
+    }
   };
 
   return {
-    /** @param {LogEntry} entry an entry the log buffer accepted (already capped and formatted) */
-    accept(entry) {
-      if (!sink || closed) return;
-      arrayPush(pending, entry);
+    __proto__: null,
+    /** @param {string} entryJson the JSON text of one entry the log buffer accepted (already capped) */
+    accept(entryJson) {
+      if (sink === undefined || closed) return;
+      pendingJson += pendingCount === 0 ? entryJson : `,${entryJson}`;
+      pendingCount++;
       arm();
     },
     /** At the end of the run: whatever is pending goes with the reply instead. */
     close() {
       closed = true;
-      if (timer !== undefined) unschedule(timer);
+      if (timer !== undefined) clearTimeoutSafe(timer);
       timer = undefined;
     },
   };

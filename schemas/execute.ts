@@ -47,8 +47,21 @@ export const ExecuteConfigSchema = v.strictObject({
 });
 export type ExecuteConfig = v.InferOutput<typeof ExecuteConfigSchema>;
 
+/**
+ * `context`'s own type check, which validates the value in place and passes it on unchanged. Not `v.record` or
+ * `v.object`: valibot builds their output by assigning each key to a fresh `{}` and skips `__proto__`,
+ * `constructor` and `prototype`, so those keys vanished silently (JSON.parse and structured clone keep them as own
+ * data properties, and so does the JSON the sandbox receives). `v.record` also took an array (`[1]` became
+ * `{ "0": 1 }`). The OpenAPI document describes it as `{ "type": "object" }` (worker/http/openapi.ts).
+ */
+export const ContextObjectSchema = v.custom<Record<string, unknown>>((input) => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
+  const proto: unknown = Object.getPrototypeOf(input);
+  return proto === Object.prototype || proto === null;
+}, "context must be a JSON object (not an array or null)");
+
 export const ContextSchema = v.pipe(
-  v.record(v.string(), v.unknown(), "context must be a JSON object"),
+  ContextObjectSchema,
   v.check(
     (context) => new TextEncoder().encode(JSON.stringify(context)).byteLength <= MAX_CONTEXT_BYTES,
     `context must be at most ${MAX_CONTEXT_BYTES} bytes as JSON`,

@@ -43,7 +43,7 @@ export function runtimeDocs() {
       {
         name: "db",
         signature: "await db(query)",
-        description: `A read-only JSON query DSL compiled to one parameterized SQL statement over the \`things\` table (ns, type, id, data (JSON), created_at, updated_at). { select: { from, columns?, where?, orderBy?, limit?, offset? } }; where takes equality, null (IS NULL), $eq/$ne/$gt/$gte/$lt/$lte/$like/$in/$nin, $and/$or, and JSON paths such as 'data.views'; orderBy a column or { column, direction }. limit defaults to ${capabilityLimits.DEFAULT_DB_LIMIT}, at most ${capabilityLimits.MAX_DB_LIMIT}; $in at most ${capabilityLimits.MAX_DB_IN_ITEMS} values; nesting at most ${capabilityLimits.MAX_DB_WHERE_DEPTH} levels. Returns \`{ rows, rowCount }\` with data parsed.`,
+        description: `A read-only JSON query DSL compiled to one parameterized SQL statement over the \`things\` table (ns, type, id, data (JSON), created_at, updated_at). { select: { from, columns?, where?, orderBy?, limit?, offset? } }; where takes equality, null (IS NULL), $eq/$ne/$gt/$gte/$lt/$lte/$like/$in/$nin, $and/$or, and JSON paths such as 'data.views'; orderBy a column or { column, direction }. limit defaults to ${capabilityLimits.DEFAULT_DB_LIMIT}, at most ${capabilityLimits.MAX_DB_LIMIT}; $in at most ${capabilityLimits.MAX_DB_IN_ITEMS} values; nesting at most ${capabilityLimits.MAX_DB_WHERE_DEPTH} levels; at most ${capabilityLimits.MAX_DB_BOUND_PARAMETERS} bound parameters per query (one per value, $in item and JSON path, plus 2 for limit and offset); $like patterns at most ${capabilityLimits.MAX_DB_LIKE_PATTERN_BYTES} bytes. An empty condition ({} in where or $or) matches every row. Returns \`{ rows, rowCount }\` with data parsed.`,
         example: "const results = await db({ select: { from: 'things', where: { ns: 'wiki', type: 'Article' }, limit: 10 } })",
       },
     ],
@@ -80,6 +80,7 @@ export function runtimeDocs() {
       /** On the CapabilityError ai()/api()/db() throw inside the sandbox (error.code); catchable by the code. */
       capability: ["CAPABILITY_DENIED", ...CAPABILITY_ERROR_CODES],
     },
+    http: `Request bodies must be Content-Type: application/json (optionally charset=utf-8; anything else is 415) and at most ${limits.MAX_REQUEST_BYTES} bytes, chunked or not (413). Only the service's own hostnames (SERVICE_HOSTNAMES) and loopback names are answered (any other Host is 421, a DNS-rebinding defence). Cross-origin browser requests are refused (403) unless their origin is in ALLOWED_ORIGINS, which also gets CORS headers and preflight answers; none by default. RPC calls skip these checks.`,
     streaming: `POST /execute with \`Accept: text/event-stream\` answers Server-Sent Events instead of one JSON body: \`start\` ({ executionId, language }), a \`log\` per entry as the code makes it (the shape of logs[]), then exactly one \`result\` (the same JSON as the non-streaming answer, logs included), and the stream ends. Every event has an \`id\` (1, 2, 3, …); a comment line every ${STREAM_HEARTBEAT_MS / 1000} s keeps idle proxies open. Request errors are still plain JSON 4xx. Closing the stream cancels the run. GET /execute/ws upgrades to a WebSocket: send \`{ "type": "execute", ...request }\`, receive the same events as JSON messages \`{ type, id, data }\`, send \`{ "type": "cancel" }\` at any time; one run at a time per socket, several in turn; a message the service cannot act on gets \`{ "type": "error", data: { error: { code, message } } }\` and the socket stays open. A cancelled run stops within ${limits.CANCEL_GRACE_MS} ms when it awaits or logs (a loop that never yields is stopped only by its timeout) and ends with status \`cancelled\` and the logs made so far.`,
     rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. `executeStream(code, language?, context?, config?)` answers `{ events, cancel }`: a byte ReadableStream of the same events as newline-delimited JSON (one `{ type, id, data }` per line), and a function that cancels the run. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted).",
   };
@@ -193,6 +194,7 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
     ["streaming", "Streaming and cancelling", html`<p>${prose(docs.streaming)}</p>
 <pre>curl -N ${origin}/execute -H 'accept: text/event-stream' -H 'content-type: application/json' \\
   -d '{"code":"for (let i = 0; i < 3; i++) { console.log(i); await new Promise(r => setTimeout(r, 500)) }"}'</pre>`],
+    ["http", "HTTP requests", html`<p>${prose(docs.http)}</p>`],
     [
       "rpc",
       "Calling from another Worker (RPC)",

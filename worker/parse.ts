@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { ErrorCode, ServiceError, type ErrorIssue } from "./errors";
-import { readCapped } from "./read-capped";
+import { readCappedRequestBody } from "./read-capped";
 
 // Parse-once-at-the-edge helpers shared by HTTP and RPC.
 
@@ -14,6 +14,10 @@ function issuePath(issue: v.BaseIssue<unknown>): string {
  * differently: an oversized `code` (413) and an unknown `language` (the list of supported ones is in the message).
  */
 export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, input: unknown): v.InferOutput<TSchema> {
+  const skipped = skippedKeyIssues(schema, input, "");
+  if (skipped.length > 0) {
+    throw new ServiceError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${skipped.map((i) => `${i.path}: ${i.message}`).join("; ")}`, { issues: skipped });
+  }
   const parsed = v.safeParse(schema, input);
   if (parsed.success) return parsed.output;
   const issues: ErrorIssue[] = parsed.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
@@ -25,17 +29,67 @@ export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, inp
   throw new ServiceError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${summary}`, { issues });
 }
 
+/**
+ * Bodies must say `application/json`, optionally with `charset=utf-8` (the body is decoded as UTF-8, so another
+ * charset would be misread). Besides naming the format, this is a cross-site defence: a page on another origin can
+ * make a browser POST `text/plain`, form or multipart bodies without a CORS preflight, but not `application/json`.
+ */
+export function checkJsonContentType(header: string | null): void {
+  if (header === null || header.trim() === "") {
+    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "The request body needs Content-Type: application/json");
+  }
+  const [mediaType = "", ...parameters] = header.split(";");
+  if (mediaType.trim().toLowerCase() !== "application/json") {
+    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Expected Content-Type: application/json, got ${JSON.stringify(header.slice(0, 200))}`);
+  }
+  for (const parameter of parameters) {
+    const [name = "", value = ""] = parameter.split("=", 2).map((part) => part.trim().toLowerCase());
+    if (name === "" && value === "") continue;
+    if (name !== "charset" || value.replace(/^"(.*)"$/, "$1") !== "utf-8") {
+      throw new ServiceError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        `Content-Type parameter ${JSON.stringify(parameter.trim().slice(0, 100))} is not supported; application/json bodies are UTF-8 (charset=utf-8 is the only parameter accepted)`,
+      );
+    }
+  }
+}
+
+/** Keys valibot's object schemas never look at: they copy entries into a fresh `{}` and skip these. */
+const SKIPPED_KEYS = ["__proto__", "constructor", "prototype"];
+
+/**
+ * A strict object schema reports unknown keys, except the ones valibot skips, so `{"code":"…","__proto__":{}}`
+ * passed with the key silently dropped. JSON.parse and structured clone keep such keys as own properties, so they
+ * are looked for here, along the schema's own strict objects (free-form values such as `context` keep theirs).
+ */
+function skippedKeyIssues(schema: v.GenericSchema, input: unknown, path: string): ErrorIssue[] {
+  let node = schema as v.GenericSchema & { wrapped?: v.GenericSchema; entries?: Record<string, v.GenericSchema> };
+  while (node.wrapped && (node.type === "optional" || node.type === "nullable" || node.type === "nullish" || node.type === "exact_optional")) {
+    node = node.wrapped as typeof node;
+  }
+  if (node.type !== "strict_object" || !node.entries || typeof input !== "object" || input === null || Array.isArray(input)) return [];
+  const entries = node.entries;
+  const issues: ErrorIssue[] = [];
+  for (const key of SKIPPED_KEYS) {
+    if (Object.hasOwn(input, key) && !Object.hasOwn(entries, key)) {
+      issues.push({ path: path ? `${path}.${key}` : key, message: `unknown field ${JSON.stringify(key)}${path ? ` in ${path}` : ""}` });
+    }
+  }
+  for (const [key, entry] of Object.entries(entries)) {
+    if (Object.hasOwn(input, key)) issues.push(...skippedKeyIssues(entry, (input as Record<string, unknown>)[key], path ? `${path}.${key}` : key));
+  }
+  return issues;
+}
+
 /** Reads a JSON body with a byte cap, telling malformed JSON apart from schema failures. */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const contentType = request.headers.get("content-type") ?? "";
-  if (contentType && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType) && !contentType.startsWith("text/plain")) {
-    throw new ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Expected a JSON body (application/json), got ${contentType}`);
-  }
+  checkJsonContentType(request.headers.get("content-type"));
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body is ${declared} bytes; the limit is ${maxBytes} bytes`);
   }
-  const bytes = await readCapped(
+  // Chunked bodies have no length up front: the cap holds while reading.
+  const bytes = await readCappedRequestBody(
     request.body,
     maxBytes,
     () => new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${maxBytes} bytes`),

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runQuery } from "../../worker/capabilities/db";
 import { compileQuery } from "../../worker/capabilities/db-query";
-import { MAX_DB_IN_ITEMS, MAX_DB_LIMIT } from "../../worker/capabilities/limits";
+import { MAX_DB_BOUND_PARAMETERS, MAX_DB_CONDITIONS, MAX_DB_IN_ITEMS, MAX_DB_LIKE_PATTERN_BYTES, MAX_DB_LIMIT } from "../../worker/capabilities/limits";
 import { CapabilityFailure } from "../../worker/capabilities/reply";
 import { execute, rpc } from "../helpers";
 import { waitForCalls } from "./audit-helpers";
@@ -72,7 +72,7 @@ describe("db() query compiler", () => {
     [{ select: { from: "things", where: { id: ["a"] } } }, /use \{ \$in/],
     [{ select: { from: "things", where: { id: { $in: [{}] } } } }, /\$in\[0\]: values must be strings/],
     [{ select: { from: "things", where: { id: { $gt: Number.NaN } } } }, /finite/],
-    [{ select: { from: "things", where: { id: { $in: Array.from({ length: MAX_DB_IN_ITEMS + 1 }, (_, i) => i) } } } }, /at most 100 values/],
+    [{ select: { from: "things", where: { id: { $in: Array.from({ length: MAX_DB_IN_ITEMS + 1 }, (_, i) => i) } } } }, new RegExp(`at most ${MAX_DB_IN_ITEMS} values`)],
     [{ select: { from: "things", where: { id: { $in: [] } } } }, /non-empty/],
     [{ select: { from: "things", where: { "data.a b": 1 } } }, /not a valid path/],
     [{ select: { from: "things", where: { "id.x": 1 } } }, /only JSON columns/],
@@ -161,5 +161,95 @@ describe("db()", () => {
     const result = await execute({ code: "await db({ select: { from: 'things', where: { id: 'private-value' } } })" });
     const [call] = await waitForCalls(result.executionId, 1);
     expect(call).toMatchObject({ kind: "db", outcome: "ok", target: 'SELECT "ns", "type", "id", "data", "created_at", "updated_at" FROM "things" WHERE "id" = ? LIMIT ? OFFSET ?' });
+  });
+});
+
+/** Runs a query against the real embedded D1 and says how it ended: rows, or the capability's code and message. */
+async function runEmbedded(query: unknown): Promise<{ rows: number } | { code: string; message: string }> {
+  const props = { executionId: crypto.randomUUID(), deadlineAt: Date.now() + 10_000 };
+  const note = { target: "", requestBytes: 0, responseBytes: 0 };
+  try {
+    return { rows: (await runQuery(env, props, query, note)).rowCount };
+  } catch (error) {
+    if (error instanceof CapabilityFailure) return { code: error.code, message: error.message };
+    throw error;
+  }
+}
+
+const ids = (count: number) => Array.from({ length: count }, (_, i) => `id-${i}`);
+const jsonPathConditions = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`data.f${i}`, { $ne: i }]));
+
+describe("db() within the database's limits", () => {
+  it("runs $in with the documented maximum of values in D1", async () => {
+    expect(await runEmbedded({ select: { from: "things", where: { id: { $in: [...ids(MAX_DB_IN_ITEMS - 1), "workers"] } } } })).toEqual({ rows: 1 });
+  });
+
+  it("runs a query that needs exactly 100 bound parameters and refuses 101 up front, naming the limit", async () => {
+    const exact = { select: { from: "things", where: { ns: "wiki", id: { $in: ids(MAX_DB_BOUND_PARAMETERS - 3) } } } };
+    expect(compileQuery(exact).compiled.params).toHaveLength(MAX_DB_BOUND_PARAMETERS);
+    expect(await runEmbedded(exact)).toEqual({ rows: 0 });
+    const over = { select: { from: "things", where: { ns: "wiki", id: { $in: ids(MAX_DB_IN_ITEMS) } } } };
+    expect(await runEmbedded(over)).toEqual({
+      code: "INVALID_QUERY",
+      message: expect.stringMatching(/needs 101 bound parameters; the database allows 100 \(one per value, per \$in\/\$nin item and per JSON path, plus 2 for limit and offset\)/),
+    });
+  });
+
+  it("counts JSON paths in where and orderBy, and never lets a query fail in the database for its size", async () => {
+    // Every count of JSON-path conditions the schema allows either runs in D1 or is refused with INVALID_QUERY.
+    for (let count = 1; count <= MAX_DB_CONDITIONS; count++) {
+      const outcome = await runEmbedded({ select: { from: "things", where: jsonPathConditions(count), orderBy: "data.views" } });
+      const params = 2 * count + 1 + 2;
+      if (params <= MAX_DB_BOUND_PARAMETERS) expect(outcome, `${count} conditions`).toHaveProperty("rows");
+      else expect(outcome, `${count} conditions`).toMatchObject({ code: "INVALID_QUERY", message: expect.stringContaining(`needs ${params} bound parameters`) });
+    }
+    for (let inItems = MAX_DB_IN_ITEMS - 4; inItems <= MAX_DB_IN_ITEMS; inItems++) {
+      for (let extra = 0; extra <= 3; extra++) {
+        const where = { id: { $nin: ids(inItems) }, ...Object.fromEntries(["ns", "type", "created_at"].slice(0, extra).map((name) => [name, { $ne: "x" }])) };
+        const outcome = await runEmbedded({ select: { from: "things", where } });
+        expect("code" in outcome ? outcome.code : "ran", `${inItems} + ${extra}`).toBe(inItems + extra + 2 <= MAX_DB_BOUND_PARAMETERS ? "ran" : "INVALID_QUERY");
+      }
+    }
+  });
+
+  it("runs $like patterns up to 50 bytes and refuses longer ones up front, in bytes of UTF-8", async () => {
+    const cases: [string, "ran" | "refused"][] = [
+      ["%".repeat(MAX_DB_LIKE_PATTERN_BYTES), "ran"],
+      [Array.from({ length: 25 }, () => "a").join("%") + "%", "ran"],
+      [Array.from({ length: 26 }, () => "a").join("%"), "refused"],
+      ["w%".repeat(25) + "x", "refused"],
+      ["é".repeat(MAX_DB_LIKE_PATTERN_BYTES / 2), "ran"],
+      ["é".repeat(MAX_DB_LIKE_PATTERN_BYTES / 2) + "%", "refused"],
+    ];
+    for (const [pattern, expected] of cases) {
+      const outcome = await runEmbedded({ select: { from: "things", where: { id: { $like: pattern } } } });
+      if (expected === "ran") expect(outcome, pattern).toHaveProperty("rows");
+      else {
+        expect(outcome, pattern).toMatchObject({ code: "INVALID_QUERY", message: expect.stringContaining(`at most ${MAX_DB_LIKE_PATTERN_BYTES} bytes`) });
+      }
+    }
+  });
+
+  it("treats an empty condition inside $or as match-all, like an empty where", async () => {
+    const all = await runEmbedded({ select: { from: "things" } });
+    expect(all).toMatchObject({ rows: expect.any(Number) });
+    expect((all as { rows: number }).rows).toBeGreaterThan(5);
+    for (const where of [{}, { $or: [{}, { ns: "x" }] }, { $or: [{ ns: "x" }, {}] }, { $or: [{ $and: [{}] }, { ns: "x" }] }, { $and: [{}] }]) {
+      expect(await runEmbedded({ select: { from: "things", where } }), JSON.stringify(where)).toEqual(all);
+    }
+    // The $or's parameters go with it: nothing stray is bound.
+    expect(compileQuery({ select: { from: "things", where: { type: "Article", $or: [{}, { ns: "x" }] } } }).compiled).toMatchObject({
+      sql: 'SELECT "ns", "type", "id", "data", "created_at", "updated_at" FROM "things" WHERE "type" = ? LIMIT ? OFFSET ?',
+      params: ["Article", 100, 0],
+    });
+    // A bad item in a match-all $or is still refused.
+    expect(compileError({ select: { from: "things", where: { $or: [{}, { nope: 1 }] } } })).toMatch(/unknown column "nope"/);
+  });
+
+  it("answers an oversized query inside the sandbox with INVALID_QUERY, not UPSTREAM_ERROR", async () => {
+    const result = await execute({
+      code: "try { await db({ select: { from: 'things', where: { ns: 'wiki', id: { $in: Array.from({ length: 98 }, (_, i) => 'x' + i) } } } }) } catch (e) { return e.code }",
+    });
+    expect(result.result).toBe("INVALID_QUERY");
   });
 });

@@ -13,14 +13,22 @@ function loadWithUserModule(userModule: string) {
     env: {},
     globalOutbound: null,
   });
-  return worker.getEntrypoint() as unknown as { run(input: unknown): Promise<{ status: string }> };
+  const entrypoint = worker.getEntrypoint() as unknown as { run(input: unknown): Promise<string> };
+  // run() answers the reply as JSON text (worker/execution/child-protocol.ts).
+  return {
+    run: async (input: unknown) =>
+      JSON.parse(await entrypoint.run(input)) as { status: string; logs: { message: string }[]; resultJson?: string },
+  };
 }
 
 describe("the guard", () => {
   it("stops a loop by counting checks when the clock is frozen, as in production", async () => {
+    // The harness takes its own clock before user.js is evaluated (primordials.js), and Date.now() at module
+    // scope is not the time of the run; so the clock freezes at its first call, when the guard is created.
     const harness = loadWithUserModule(`
-      const frozen = Date.now();
-      Date.now = () => frozen;
+      const realNow = Date.now;
+      let frozen;
+      Date.now = () => (frozen ??= realNow());
       export default (guard) => async () => { for (;;) guard(); };
     `);
     const startedAt = Date.now();
@@ -38,5 +46,39 @@ describe("the guard", () => {
     `);
     const reply = await harness.run({ contextJson: "{}", timeoutMs: 200, stepsPerMs: GUARD_STEPS_PER_MS });
     expect(reply.status).toBe("timeout");
+  });
+
+  // A fake clock that moves 1 ms per check stands for iterations that each cost a millisecond (a big join, a
+  // sort): the guard must notice the deadline within a few checks of it, not at the next multiple of 1 024.
+  it("reads the clock at every check while each check costs milliseconds", async () => {
+    const harness = loadWithUserModule(`
+      let clock = Date.now();
+      Date.now = () => clock;
+      export default (guard) => async () => {
+        let checks = 0;
+        try { for (;;) { guard(); checks++; clock += 1; } } finally { console.log(String(checks)); }
+      };
+    `);
+    const reply = await harness.run({ contextJson: "{}", timeoutMs: 300, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: true });
+    expect(reply.status).toBe("timeout");
+    const checks = Number(reply.logs[0]?.message);
+    expect(checks).toBeGreaterThanOrEqual(299);
+    expect(checks).toBeLessThan(310);
+  });
+
+  it("reads the clock only every so many checks while checks are cheap", async () => {
+    const harness = loadWithUserModule(`
+      const frozen = Date.now();
+      let reads = 0;
+      Date.now = () => (reads++, frozen);
+      export default (guard) => async () => {
+        const before = reads;
+        for (let i = 0; i < 1e6; i++) guard();
+        return reads - before;
+      };
+    `);
+    const reply = await harness.run({ contextJson: "{}", timeoutMs: 10_000, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: true });
+    expect(reply.status).toBe("success");
+    expect(Number(reply.resultJson)).toBeLessThan(1e6 / 100);
   });
 });

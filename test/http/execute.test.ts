@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MAX_CODE_BYTES, MAX_CONTEXT_BYTES } from "../../schemas/limits";
-import { execute, post, rpc } from "../helpers";
+import { BASE, execute, post, rpc } from "../helpers";
 
 describe("POST /execute: the seed's examples", () => {
   it("returns 8 for Math.sqrt(16) * 2", async () => {
@@ -160,9 +160,9 @@ describe("request-level errors", () => {
 
   it("answers 405 for GET /execute and 404 for unknown routes", async () => {
     const { exports } = await import("cloudflare:workers");
-    const get = await exports.default.fetch("http://x/execute");
+    const get = await exports.default.fetch(`${BASE}/execute`);
     expect(get.status).toBe(405);
-    const missing = await exports.default.fetch("http://x/nope");
+    const missing = await exports.default.fetch(`${BASE}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
   });

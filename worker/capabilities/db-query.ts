@@ -121,6 +121,12 @@ export function compileQuery(input: unknown): { query: DbQuery; compiled: Compil
   }
   sql += " LIMIT ? OFFSET ?";
   params.push(select.limit, select.offset);
+  // Refused here with the reason, rather than by the database with an opaque UPSTREAM_ERROR.
+  if (params.length > limits.MAX_DB_BOUND_PARAMETERS) {
+    invalid(
+      `the query needs ${params.length} bound parameters; the database allows ${limits.MAX_DB_BOUND_PARAMETERS} (one per value, per $in/$nin item and per JSON path, plus 2 for limit and offset)`,
+    );
+  }
   return { query, compiled: { sql, params, table: select.from, jsonColumns: columns.filter((c) => table.jsonColumns.has(c)) } };
 }
 
@@ -166,7 +172,14 @@ function compileWhere(node: unknown, table: TableSpec, tableName: string, state:
       if (!Array.isArray(value) || value.length === 0 || value.length > limits.MAX_DB_CONDITIONS) {
         invalid(`${path} must be a non-empty array of at most ${limits.MAX_DB_CONDITIONS} condition objects`);
       }
+      const paramsBefore = state.params.length;
       const inner = value.map((item, index) => compileWhere(item, table, tableName, state, `${path}[${index}]`, depth + 1));
+      // An empty condition matches every row, as an empty where does: it drops out of $and and makes the whole
+      // $or true. Every item is still compiled above, so a bad one is refused either way.
+      if (key === "$or" && inner.includes("")) {
+        state.params.length = paramsBefore;
+        continue;
+      }
       const joined = inner.filter(Boolean).join(key === "$and" ? " AND " : " OR ");
       if (joined) parts.push(`(${joined})`);
       continue;
@@ -204,7 +217,13 @@ function compileCondition(target: string, value: unknown, state: WhereState, at:
         invalid(`${path}: unknown operator ${JSON.stringify(operator)}; operators: ${OPERATORS.join(", ")}`);
       }
       if (operand === null && (operator === "$eq" || operator === "$ne")) return `${target} IS ${operator === "$ne" ? "NOT " : ""}NULL`;
-      if (operator === "$like" && typeof operand !== "string") invalid(`${path} must be a string pattern`);
+      if (operator === "$like") {
+        if (typeof operand !== "string") invalid(`${path} must be a string pattern`);
+        const patternBytes = new TextEncoder().encode(operand).byteLength;
+        if (patternBytes > limits.MAX_DB_LIKE_PATTERN_BYTES) {
+          invalid(`${path}: the pattern is ${patternBytes} bytes; the database allows LIKE patterns of at most ${limits.MAX_DB_LIKE_PATTERN_BYTES} bytes (UTF-8)`);
+        }
+      }
       state.params.push(primitive(operand, path));
       return `${target} ${sqlOperator} ?`;
     })

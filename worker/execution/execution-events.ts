@@ -33,6 +33,12 @@ type UnnumberedEvent = { [K in StreamEvent["type"]]: Omit<Extract<StreamEvent, {
 /** How often the owner delivers the events log batches made (see the constructor); the added latency at most. */
 const DELIVERY_EVERY_MS = 10;
 
+/**
+ * A batch is at most the whole log as the harness builds it: its text cap, one entry past it, the "dropped" note,
+ * and JSON's escaping (at most 6 characters per message character, \uXXXX).
+ */
+const MAX_BATCH_CHARS = 6 * (MAX_LOG_TOTAL_CHARS + 2 * MAX_LOG_MESSAGE_CHARS) + (MAX_LOG_ENTRIES + 1) * 128;
+
 /** Room for the child's own truncation suffix ("… [message truncated: N characters]"); the child pads no more. */
 const MESSAGE_SUFFIX_CHARS = 64;
 
@@ -87,11 +93,19 @@ export class ExecutionEvents {
   }
 
   /**
-   * A batch from the log channel. The child sends at most MAX_LOG_FLUSHES; one that sends more (a harness that is
-   * not ours) is refused, so it cannot keep the front busy. Answers whether the batch was taken.
+   * A batch from the log channel: the JSON text of an array of entries. The child sends at most MAX_LOG_FLUSHES
+   * batches of at most a log's worth of text; one that sends more (a harness that is not ours) is refused, so it
+   * cannot keep the front busy. Answers whether the batch was taken.
    */
-  acceptBatch(firstSeq: unknown, entries: unknown): boolean {
+  acceptBatch(firstSeq: unknown, entriesJson: unknown): boolean {
     if (this.finished || ++this.batchesTaken > MAX_LOG_FLUSHES) return false;
+    if (typeof entriesJson !== "string" || entriesJson.length > MAX_BATCH_CHARS) return false;
+    let entries: unknown;
+    try {
+      entries = JSON.parse(entriesJson);
+    } catch {
+      return false;
+    }
     this.acceptChildLogs(firstSeq, entries);
     return true;
   }

@@ -20,10 +20,11 @@ export function newGuardName(): string {
 
 type LoopNode = acorn.WhileStatement | acorn.DoWhileStatement | acorn.ForStatement | acorn.ForInStatement | acorn.ForOfStatement;
 type FunctionNode = acorn.FunctionDeclaration | acorn.FunctionExpression | acorn.ArrowFunctionExpression;
+type ClassNode = acorn.ClassDeclaration | acorn.ClassExpression;
 
 /**
- * Puts a guard check at the top of every loop body and every function body, then wraps the code as the body of
- * `async function (context)` inside a factory that receives the guard (keep in sync with
+ * Puts a guard check at every place where code starts running (the forms are listed in placeGuards), then wraps
+ * the code as the body of `async function (context)` inside a factory that receives the guard (keep in sync with
  * sandbox-template/harness.js). Insertions never add newlines, so lines stay where the user wrote them.
  */
 export function instrument(
@@ -33,35 +34,7 @@ export function instrument(
   transpiledMap?: string,
 ): InstrumentedProgram {
   const s = new MagicString(code);
-  const check = `${guardName}();`;
-
-  const guardStatementBody = (body: acorn.Statement) => {
-    if (body.type === "BlockStatement") {
-      s.appendLeft(body.start + 1, check);
-    } else {
-      s.appendLeft(body.start, `{${check}`);
-      s.appendLeft(body.end, "}");
-    }
-  };
-  const guardFunctionBody = (fn: FunctionNode) => {
-    const body = fn.body;
-    if (body.type === "BlockStatement") {
-      s.appendLeft(body.start + 1, check);
-    } else {
-      s.appendLeft(body.start, `(${guardName}(), `);
-      s.appendLeft(body.end, ")");
-    }
-  };
-
-  // simple() visits children before parents, so closing insertions that share an offset nest correctly.
-  walk.simple(ast, {
-    WhileStatement: (node) => guardStatementBody((node as LoopNode).body),
-    DoWhileStatement: (node) => guardStatementBody((node as LoopNode).body),
-    ForStatement: (node) => guardStatementBody((node as LoopNode).body),
-    ForInStatement: (node) => guardStatementBody((node as LoopNode).body),
-    ForOfStatement: (node) => guardStatementBody((node as LoopNode).body),
-    Function: (node) => guardFunctionBody(node as FunctionNode),
-  });
+  placeGuards(s, code, ast, guardName);
 
   const header = `export default function (${guardName}) { return async function (context) {\n`;
   const footer = `\n}; }\n`;
@@ -84,6 +57,112 @@ export function instrument(
       return originalPosition(traces.transpiled, inJs);
     },
   };
+}
+
+/**
+ * Every place where code starts running gets a check before it does anything else, so that no call, loop or
+ * recursion can run without passing the guard: a function's parameters are evaluated before its body, class
+ * field initialisers and static blocks run without any function body of their own, and a class's computed keys
+ * and heritage run where the class is defined, which can be a parameter default.
+ *
+ * Exactly three forms are inserted, and nothing of the user's text is removed or moved, so deleting them gives
+ * back the user's source (which is what Function.prototype.toString must show): `G();` right after an opening
+ * `{`; `{G();` ... `}` around a loop body that is not a block; `(G(), ` ... `)` around an expression. No
+ * parameter gains or loses a default, so Function.prototype.length and the simple/non-simple parameter-list
+ * distinction are unchanged.
+ */
+function placeGuards(s: MagicString, code: string, ast: acorn.Program, guardName: string): void {
+  const check = `${guardName}();`;
+  // Openers attach to the text after their offset, closers to the text before it: an expression that ends where
+  // another starts keeps its own parentheses. simple() visits children before parents, so at one offset inner
+  // closers are appended first and outer openers are prepended last, which nests them correctly.
+  const afterBrace = (braceAt: number) => s.prependRight(braceAt + 1, check);
+  const wrapExpression = (node: acorn.Node) => {
+    s.prependRight(node.start, `(${guardName}(), `);
+    s.appendLeft(node.end, ")");
+  };
+  // Wrapping `a = function () {}` in a comma expression would lose the name it infers ("a"); creating a function
+  // or class runs no code by itself (its computed keys, heritage and static parts are guarded on their own).
+  const wrapUnlessAnonymousDefinition = (node: acorn.Expression) => {
+    const anonymous =
+      node.type === "ArrowFunctionExpression" ||
+      ((node.type === "FunctionExpression" || node.type === "ClassExpression") && !node.id);
+    if (!anonymous) wrapExpression(node);
+  };
+  const guardLoopBody = (body: acorn.Statement) => {
+    if (body.type === "BlockStatement") {
+      afterBrace(body.start);
+    } else {
+      s.prependRight(body.start, `{${check}`);
+      s.appendLeft(body.end, "}");
+    }
+  };
+  // Everything a parameter list evaluates before the body: defaults and computed keys, at any depth.
+  const guardPattern = (pattern: acorn.Pattern | acorn.AssignmentProperty | acorn.RestElement | null): void => {
+    if (!pattern) return;
+    switch (pattern.type) {
+      case "AssignmentPattern":
+        guardPattern(pattern.left);
+        wrapUnlessAnonymousDefinition(pattern.right);
+        return;
+      case "ArrayPattern":
+        for (const element of pattern.elements) guardPattern(element);
+        return;
+      case "ObjectPattern":
+        for (const property of pattern.properties) guardPattern(property);
+        return;
+      case "Property":
+        if (pattern.computed) wrapExpression(pattern.key);
+        guardPattern(pattern.value);
+        return;
+      case "RestElement":
+        guardPattern(pattern.argument);
+        return;
+      default:
+        return;
+    }
+  };
+  const guardFunction = (fn: FunctionNode) => {
+    for (const param of fn.params) guardPattern(param);
+    if (fn.body.type === "BlockStatement") afterBrace(fn.body.start);
+    else wrapExpression(fn.body);
+  };
+
+  walk.simple(ast, {
+    WhileStatement: (node) => guardLoopBody((node as LoopNode).body),
+    DoWhileStatement: (node) => guardLoopBody((node as LoopNode).body),
+    ForStatement: (node) => guardLoopBody((node as LoopNode).body),
+    ForInStatement: (node) => guardLoopBody((node as LoopNode).body),
+    ForOfStatement: (node) => guardLoopBody((node as LoopNode).body),
+    // Declarations, expressions, arrows, and every method, getter, setter and constructor (their values are
+    // FunctionExpressions, which acorn-walk visits as "Function").
+    Function: (node) => guardFunction(node as FunctionNode),
+    Class: (node) => {
+      const superClass = (node as ClassNode).superClass;
+      if (superClass) wrapExpression(superClass);
+    },
+    MethodDefinition: (node) => {
+      if (node.computed) wrapExpression(node.key);
+    },
+    PropertyDefinition: (node) => {
+      if (node.computed) wrapExpression(node.key);
+      if (node.value) wrapUnlessAnonymousDefinition(node.value);
+    },
+    StaticBlock: (node) => afterBrace(openingBraceOf(code, node)),
+  });
+}
+
+/** acorn gives a static block no node for its braces: the `{` follows `static`, past whitespace and comments. */
+function openingBraceOf(code: string, block: acorn.StaticBlock): number {
+  let at = block.start + "static".length;
+  for (;;) {
+    const char = code[at];
+    if (char === "{") return at;
+    if (code.startsWith("//", at)) at = code.indexOf("\n", at);
+    else if (code.startsWith("/*", at)) at = code.indexOf("*/", at) + 2;
+    else if (char !== undefined && /\s/.test(char)) at++;
+    else throw new Error(`no opening brace for the static block at ${block.start}`);
+  }
 }
 
 export class WrapperBreakout extends Error {

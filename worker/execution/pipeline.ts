@@ -1,10 +1,11 @@
 import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { buildChildEnv } from "../capabilities/child-env";
-import type { ChildReply } from "./child-protocol";
+import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import { ExecutionEvents, registerExecution, type ExecutionObserver } from "./execution-events";
 import type { InstrumentedProgram } from "./instrument";
 import { prepare } from "./prepare";
+import type { SourcePosition } from "./source-map";
 import { runInSandbox, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
@@ -68,7 +69,8 @@ export async function executeRequest(
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
     const { program } = prepared;
-    events.setMessageMapper((message) => userStackText(message, program));
+    const positions = new Map<string, string>();
+    events.setMessageMapper((message) => userStackText(message, program, positions));
     const unregister = registerExecution(execution.executionId, events);
     const outcome: SandboxOutcome = events.cancelled ? { kind: "cancelled" } : await runInSandbox(deps.env.LOADER, {
       moduleCode: prepared.program.moduleCode,
@@ -82,7 +84,9 @@ export async function executeRequest(
       captureLogs: request.config.allowedAPIs.includes("console"),
       cancellation: observer.cancellation,
     }).finally(unregister);
-    if (outcome.kind === "reply") events.acceptChildLogs(0, outcome.reply.logs);
+    if (outcome.kind === "reply" || outcome.kind === "malformed") {
+      events.acceptChildLogs(0, outcome.kind === "reply" ? outcome.reply.logs : outcome.logs);
+    }
     // After a cancel, only an outcome the code reached by itself (it returned or threw first) is reported as such;
     // a timeout or a failure the cancel provoked is the cancel.
     const ranToEnd = outcome.kind === "reply" && (outcome.reply.status === "success" || outcome.reply.status === "error");
@@ -131,6 +135,13 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
   switch (outcome.kind) {
     case "reply":
       return fromReply(outcome.reply, program);
+    case "malformed":
+      return {
+        success: false,
+        status: "error",
+        logs: [],
+        error: { code: "SANDBOX_ERROR", name: "SandboxError", message: outcome.problem },
+      };
     case "unresponsive":
       return {
         success: false,
@@ -160,8 +171,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
         logs: [],
         error: {
           code: outcome.name === "SyntaxError" ? "SYNTAX_ERROR" : "SANDBOX_ERROR",
-          name: outcome.name,
-          message: outcome.message,
+          name: cutText(outcome.name, MAX_ERROR_NAME_CHARS),
+          message: cutText(outcome.message, MAX_ERROR_MESSAGE_CHARS),
         },
       };
   }
@@ -189,7 +200,8 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
     status: "error",
     logs,
     error: {
-      code: error.name === "CapabilityError" && error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
+      // The harness sets code only on errors ai()/api()/db() threw themselves, never on one the code built.
+      code: error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
       name: error.name,
       message: error.message,
       ...position,
@@ -205,30 +217,46 @@ function parseResult(json: string): unknown {
   }
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|encode|capabilities|guard|log-channel)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|log-channel)\.js:\d+:\d+\)?$/;
+const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;
 
 /**
  * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames
  * in user.js point at instrumented code. Harness frames are dropped and user frames become `code:line:column` in
- * the caller's own source.
+ * the caller's own source. Log text is the user's: what only looks like a frame (`user.js:0:0`, a line past the
+ * module) is left as it is.
  */
-function userStackText(message: string, program: InstrumentedProgram): string {
+function userStackText(message: string, program: InstrumentedProgram, positions: Map<string, string>): string {
   if (!message.includes(".js:")) return message;
   return message
     .split("\n")
     .filter((line) => !SANDBOX_FRAME.test(line))
     .map((line) =>
-      line.replace(/\buser\.js:(\d+):(\d+)/g, (_match, line: string, column: string) => {
-        const position = program.toSourcePosition({ line: Number(line), column: Number(column) });
-        return position ? `code:${position.line}:${position.column}` : "code";
+      line.replace(USER_FRAME, (match: string, line: string, column: string) => {
+        const key = `${line}:${column}`;
+        let mapped = positions.get(key);
+        if (mapped === undefined) {
+          const generated = framePosition(line, column);
+          const position = generated ? program.toSourcePosition(generated) : undefined;
+          mapped = position ? `code:${position.line}:${position.column}` : generated ? "code" : match;
+          positions.set(key, mapped);
+        }
+        return mapped;
       }),
     )
     .join("\n");
 }
 
+/** A position as V8 writes it in a frame (1-based line and column), or undefined for text that cannot be one. */
+function framePosition(line: string, column: string): SourcePosition | undefined {
+  const position = { line: Number(line), column: Number(column) };
+  const plausible = (n: number) => Number.isSafeInteger(n) && n >= 1;
+  return plausible(position.line) && plausible(position.column) ? position : undefined;
+}
+
 /** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
 function userPosition(stack: string, program: InstrumentedProgram): { line: number; column: number } | undefined {
   const match = /user\.js:(\d+):(\d+)/.exec(stack);
-  if (!match) return undefined;
-  return program.toSourcePosition({ line: Number(match[1]), column: Number(match[2]) });
+  const generated = match ? framePosition(match[1] ?? "", match[2] ?? "") : undefined;
+  return generated ? program.toSourcePosition(generated) : undefined;
 }

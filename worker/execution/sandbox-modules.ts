@@ -8,6 +8,8 @@ import encode from "../../sandbox-template/encode.js";
 // @ts-ignore Text module
 import guard from "../../sandbox-template/guard.js";
 // @ts-ignore Text module
+import primordials from "../../sandbox-template/primordials.js";
+// @ts-ignore Text module
 import logChannel from "../../sandbox-template/log-channel.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
@@ -17,6 +19,7 @@ export const SANDBOX_MAIN_MODULE = "harness.js";
 
 export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   [SANDBOX_MAIN_MODULE]: harness as unknown as string,
+  "primordials.js": primordials as unknown as string,
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,

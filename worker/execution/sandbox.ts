@@ -1,6 +1,5 @@
-import * as v from "valibot";
 import { CANCEL_GRACE_MS, GUARD_STEPS_PER_MS, MAX_LOG_FLUSHES, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
-import { ChildReplySchema, type ChildReply, type HarnessEntrypoint } from "./child-protocol";
+import { parseChildReply, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
 import type { Cancellation } from "./execution-events";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
@@ -21,7 +20,7 @@ export interface SandboxRun {
 }
 
 export type SandboxOutcome =
-  | { kind: "reply"; reply: ChildReply }
+  | ReceivedReply
   | { kind: "unresponsive" }
   /** Cancelled, and the child did not answer within CANCEL_GRACE_MS. */
   | { kind: "cancelled" }
@@ -72,11 +71,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
   const call = harness
     .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
     .then(
-      (raw): SandboxOutcome => {
-        const parsed = v.safeParse(ChildReplySchema, raw);
-        if (parsed.success) return { kind: "reply", reply: parsed.output };
-        return { kind: "failed", name: "SandboxError", message: "the sandbox answered with a malformed reply" };
-      },
+      (raw): SandboxOutcome => parseChildReply(raw),
       (error: unknown): SandboxOutcome => ({
         kind: "failed",
         name: error instanceof Error ? error.name : "Error",

@@ -1,6 +1,6 @@
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
-import { ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execute";
+import { ContextObjectSchema, ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execute";
 import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "../../schemas/meta";
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
@@ -167,6 +167,8 @@ const conversion = (typeMode: "input" | "output"): ConversionConfig => ({
   typeMode,
   errorMode: "throw",
   overrideRef: (context) => `#/components/schemas/${context.referenceId}`,
+  // A custom schema has no JSON Schema of its own; context's is a plain JSON object check.
+  overrideSchema: (context) => (context.valibotSchema === ContextObjectSchema ? { type: "object" } : undefined),
   overrideAction: (context) => {
     if (context.valibotAction.type === "max_bytes") {
       const maxBytes = (context.valibotAction as unknown as { requirement: number }).requirement;
@@ -208,7 +210,9 @@ function operationObject(op: Operation) {
             }
           : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
   };
-  for (const code of op.errors ?? []) {
+  // The edge policy (edge-policy.ts) runs before every route.
+  const edgeErrors: ErrorCode[] = ["CROSS_ORIGIN_FORBIDDEN", "HOST_NOT_ALLOWED"];
+  for (const code of [...(op.errors ?? []), ...edgeErrors]) {
     const status = String(HTTP_STATUS[code]);
     const existing = responses[status] as { description: string } | undefined;
     responses[status] = { description: existing ? `${existing.description}, ${code}` : code, content: jsonContent("ErrorBody") };

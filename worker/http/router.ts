@@ -5,6 +5,7 @@ import { createRecorder } from "../history/recorder";
 import { PUBLIC_PATHS, authenticate, type Authenticated } from "./auth";
 import { handleExecute, handleValidate } from "./execute";
 import { handleGetExecution, handleListExecutions } from "./executions";
+import { answerPreflight, checkCrossOrigin, checkHost, withCorsHeaders } from "./edge-policy";
 import { handleDocs, handleHealth, handleLanguages } from "./meta";
 import { handleOpenApi } from "./openapi";
 import { handlePlayground } from "./playground";
@@ -18,6 +19,14 @@ const methodNotAllowed = (allowed: string) => (request: IRequest) => {
 
 const deps = (env: Env, ctx: ExecutionContext): PipelineDeps => ({ env, ctx, recorder: createRecorder(env, ctx) });
 
+/** First, for every request: the Host must be ours, cross-origin requests need an allowed origin (edge-policy.ts). */
+const withEdgePolicy = (request: IRequest, env: Env) => {
+  checkHost(request, env);
+  const preflight = answerPreflight(request, env);
+  if (preflight) return preflight;
+  checkCrossOrigin(request, env);
+};
+
 /** Before every route, so no route can forget it: public paths pass, the rest need a key when keys are set. */
 const withAuth = async (request: IRequest, env: Env) => {
   if (PUBLIC_PATHS.has(new URL(request.url).pathname)) return;
@@ -25,7 +34,11 @@ const withAuth = async (request: IRequest, env: Env) => {
 };
 const authOf = (request: IRequest): Authenticated => request.auth as Authenticated;
 
-export const router = Router<IRequest, Args>({ before: [withAuth], catch: errorResponse })
+export const router = Router<IRequest, Args>({
+  before: [withEdgePolicy, withAuth],
+  catch: errorResponse,
+  finally: [(response: Response, request: IRequest, env: Env) => withCorsHeaders(response, request, env)],
+})
   .get("/health", handleHealth)
   .get("/languages", handleLanguages)
   .get("/docs", (request) => handleDocs(request))
