@@ -7,7 +7,7 @@
 //   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> a string: the JSON text of
 //   { status, logs, resultJson?, resultTruncated?, error? }
 //   cancel() -> undefined: the run under way ends with status "cancelled" (see log-channel.js)
-// user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
+// user.js default-exports `(guard, context) => async function () { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 //
 // The harness shares its realm with the user's code and keeps working after that code has changed any global,
@@ -40,6 +40,7 @@ import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
 import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
 import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
+import { installFunctionSource } from "./function-source.js";
 
 // Keep in sync with schemas/limits.ts and worker/execution/child-protocol.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -53,6 +54,9 @@ const LOG_ARG_LIMITS = { __proto__: null, maxChars: MAX_LOG_MESSAGE_CHARS, maxDe
 
 const LOG_LEVELS = /** @type {const} */ (["log", "info", "warn", "error", "debug"]);
 /** @typedef {(typeof LOG_LEVELS)[number]} LogLevel */
+
+// Before any user code exists: Function.prototype.toString shows the caller's source, not the guard calls.
+installFunctionSource();
 
 const nowIso = () => DatePrototypeToISOString(new DateCtor(DateNow()));
 
@@ -255,8 +259,8 @@ export default class Harness extends WorkerEntrypoint {
 
     let running;
     try {
-      const main = makeMain(control.guard);
-      running = main(JSONParse(contextJson));
+      const main = makeMain(control.guard, JSONParse(contextJson));
+      running = main();
     } catch (error) {
       settleThrown(error);
       return reply;

@@ -10,7 +10,7 @@ export const LogEntrySchema = v.object({
 });
 export type LogEntry = v.InferOutput<typeof LogEntrySchema>;
 
-/** "cancelled": the caller cancelled the run (WebSocket cancel, RPC stream cancel, or an SSE client that left). */
+/** "cancelled": the caller cancelled the run (WebSocket cancel, RPC cancel(), or an SSE client that left). */
 export const EXECUTION_STATUSES = ["success", "error", "timeout", "rejected", "cancelled"] as const;
 export const ExecutionStatusSchema = v.picklist(EXECUTION_STATUSES);
 export type ExecutionStatus = v.InferOutput<typeof ExecutionStatusSchema>;
@@ -23,6 +23,8 @@ export const EXECUTION_ERROR_CODES = [
   "CAPABILITY_DENIED",
   "SANDBOX_ERROR",
   "CANCELLED",
+  /** Local and self-hosted: the sandbox process ran out of memory and died (production's isolate limit). */
+  "RESOURCE_LIMIT",
 ] as const;
 export type ExecutionErrorCode = (typeof EXECUTION_ERROR_CODES)[number];
 

@@ -89,12 +89,13 @@ export function runtimeDocs() {
 /** What each execution error code means to the caller; the compiler checks every code is described. */
 const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   SYNTAX_ERROR: "The code does not parse (or TypeScript does not transpile). Nothing ran; status is rejected.",
-  POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Nothing ran; status is rejected.",
+  POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Found before running: nothing ran, status is rejected. Code generation refused while running (e.g. `(async function () {}).constructor('…')`): status is error, logs kept.",
   RUNTIME_ERROR: "The code threw or rejected. line and column point at your source (TypeScript too).",
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
   CANCELLED: "The caller cancelled the run (WebSocket cancel, a closed SSE or RPC stream). Logs made before are kept; status is cancelled.",
+  RESOURCE_LIMIT: "The code used more memory than the sandbox allows, and the sandbox process was stopped. Logs are lost.",
 };
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}

@@ -1,13 +1,11 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_LOG_ENTRIES, MAX_LOG_FLUSHES, MAX_LOG_MESSAGE_CHARS } from "../../schemas/limits";
 import type { StreamEvent } from "../../schemas/stream";
 import { ExecutionEvents, registerExecution } from "../../worker/execution/execution-events";
-import { runInSandbox } from "../../worker/execution/sandbox";
 import { execute, BASE } from "../helpers";
 import { postEvents, sseReader } from "./stream-helpers";
 
-const loader = (env as unknown as Env).LOADER;
 type LogsStub = { append(firstSeq: unknown, entries: unknown): Promise<unknown> };
 const logsStub = (executionId: string) =>
   (exports as unknown as { LogsCapability(options: { props: { executionId: string } }): LogsStub }).LogsCapability({ props: { executionId } });

@@ -1,12 +1,11 @@
 import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
-import { buildChildEnv } from "../capabilities/child-env";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import { ExecutionEvents, registerExecution, type ExecutionObserver } from "./execution-events";
 import type { InstrumentedProgram } from "./instrument";
 import { prepare } from "./prepare";
 import type { SourcePosition } from "./source-map";
-import { runInSandbox, type SandboxOutcome } from "./sandbox";
+import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
   kind: "http" | "rpc";
@@ -58,32 +57,35 @@ export async function executeRequest(
   const warnings: string[] = [];
   // The "running" row must land before the child starts: a child that wedges the local runtime (a catastrophic
   // regex) freezes every isolate in the process, D1's included, and only a row already written can be swept to
-  // "aborted" after the restart. Preparing the code overlaps the write, which hides it for TypeScript.
+  // "aborted" after the restart. It asks no more than that: preparing the code, creating the isolate and
+  // evaluating the harness all overlap the write, and only the call to run() waits for it (startGate).
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
   const prepared = await prepare(request.code, request.language);
-  await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
+    await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
     const { program } = prepared;
     const positions = new Map<string, string>();
     events.setMessageMapper((message) => userStackText(message, program, positions));
     const unregister = registerExecution(execution.executionId, events);
-    const outcome: SandboxOutcome = events.cancelled ? { kind: "cancelled" } : await runInSandbox(deps.env.LOADER, {
-      moduleCode: prepared.program.moduleCode,
-      childEnv: buildChildEnv(deps.ctx, {
+    const run = sandboxHostFor(deps.env, deps.ctx).run({
+      moduleCode: program.moduleCode,
+      capabilities: {
         executionId: execution.executionId,
         config: request.config,
         deadlineAt: startedAt + request.config.timeout,
-      }),
+      },
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
+      startGate: startRecorded,
       cancellation: observer.cancellation,
-    }).finally(unregister);
+    });
+    const outcome: SandboxOutcome = await run.finally(unregister);
     if (outcome.kind === "reply" || outcome.kind === "malformed") {
       events.acceptChildLogs(0, outcome.kind === "reply" ? outcome.reply.logs : outcome.logs);
     }
@@ -155,6 +157,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
       };
     case "cancelled":
       return { success: false, status: "cancelled", logs: [], error: CANCELLED };
+    case "out-of-memory":
+      return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
     case "failed":
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
@@ -201,12 +205,28 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
     logs,
     error: {
       // The harness sets code only on errors ai()/api()/db() threw themselves, never on one the code built.
-      code: error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
+      code: error.code === "CAPABILITY_DENIED"
+        ? "CAPABILITY_DENIED"
+        : isCodeGenerationRefusal(error)
+          ? "POLICY_VIOLATION"
+          : "RUNTIME_ERROR",
       name: error.name,
       message: error.message,
       ...position,
     },
   };
+}
+
+/**
+ * workerd refuses code generation from strings at request time (eval, Function, and the async and generator
+ * function constructors reached through `.constructor`) with this EvalError. It is the run-time side of the
+ * static ban in analyze.ts, so it carries the same code. A program that throws such an error itself only
+ * reports itself as refused.
+ */
+const CODE_GENERATION_REFUSED = /^Code generation from strings disallowed/;
+
+function isCodeGenerationRefusal(error: { name: string; message: string }): boolean {
+  return error.name === "EvalError" && CODE_GENERATION_REFUSED.test(error.message);
 }
 
 function parseResult(json: string): unknown {
@@ -217,8 +237,9 @@ function parseResult(json: string): unknown {
   }
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|log-channel)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source|log-channel)\.js:\d+:\d+\)?$/;
 const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;
+
 
 /**
  * Logged errors carry stacks from inside the sandbox: frames of the harness say nothing to the caller, and frames

@@ -13,6 +13,8 @@ import primordials from "../../sandbox-template/primordials.js";
 import logChannel from "../../sandbox-template/log-channel.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
+// @ts-ignore Text module
+import functionSource from "../../sandbox-template/function-source.js";
 
 export const USER_MODULE_NAME = "user.js";
 export const SANDBOX_MAIN_MODULE = "harness.js";
@@ -24,4 +26,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
   "log-channel.js": logChannel as unknown as string,
+  "function-source.js": functionSource as unknown as string,
 };

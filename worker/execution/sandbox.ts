@@ -1,30 +1,78 @@
 import { CANCEL_GRACE_MS, GUARD_STEPS_PER_MS, MAX_LOG_FLUSHES, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
-import { parseChildReply, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
+import { buildChildEnv, type ChildEnvInput } from "../capabilities/child-env";
+import { parseChildReply, type ChildRunInput, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
 import type { Cancellation } from "./execution-events";
+import { RemoteSandboxHost } from "./remote-sandbox";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
-/** How often a cancellable run looks at its signal (see `cancelled` below): part of the cancel's latency. */
-const CANCEL_POLL_MS = 5;
+// Where a child isolate runs is one decision, made here: in this process through env.LOADER (production, and the
+// vitest suite), or in a separate sandbox-host process (local dev and self-hosting, where workerd has no CPU or
+// memory limits and one runaway would otherwise freeze or kill the whole service). The pipeline sees only
+// SandboxHost.
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
-const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
+export const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
 
 export interface SandboxRun {
   moduleCode: string;
-  childEnv: Record<string, unknown>;
+  /** The execution's policy; each host turns it into capability bindings its own way. */
+  capabilities: ChildEnvInput;
   contextJson: string;
   timeoutMs: number;
   captureLogs: boolean;
-  /** Cancels the run when set: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it does. */
+  /**
+   * User code must not start before this resolves: the pipeline passes the write of the "running" row. In process,
+   * the isolate is created and its modules evaluated meanwhile (user.js only defines a function at evaluation).
+   */
+  startGate?: Promise<void>;
+  /**
+   * Cancels the run when set. In process: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it
+   * does. (The remote host does not take cancels yet: its run ends at its timeout.)
+   */
   cancellation?: Cancellation;
 }
 
 export type SandboxOutcome =
   | ReceivedReply
   | { kind: "unresponsive" }
+  | { kind: "failed"; name: string; message: string }
+  /** The process the child ran in died under it: out of memory, as far as anyone can tell. */
+  | { kind: "out-of-memory"; message: string }
   /** Cancelled, and the child did not answer within CANCEL_GRACE_MS. */
-  | { kind: "cancelled" }
-  | { kind: "failed"; name: string; message: string };
+  | { kind: "cancelled" };
+
+export interface SandboxHost {
+  run(run: SandboxRun): Promise<SandboxOutcome>;
+}
+
+/** SANDBOX_PLANE_URL set (scripts/dev.mjs, self-hosting) = remote; empty = in-process, as deployed. */
+export function sandboxHostFor(env: Env, ctx: ExecutionContext): SandboxHost {
+  const planeUrl: string = env.SANDBOX_PLANE_URL;
+  if (planeUrl) return new RemoteSandboxHost(planeUrl);
+  return new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
+}
+
+export function childRunInput(run: SandboxRun): ChildRunInput {
+  return { contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs };
+}
+
+export function childLimits(run: SandboxRun): { cpuMs: number; subRequests: number } {
+  // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
+  // The log channel's batches may count as subrequests in production (not checkable locally): they get their
+  // own share, so the user's code keeps SUBREQUEST_LIMIT.
+  return { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT + MAX_LOG_FLUSHES };
+}
+
+/** What the harness's run() resolved with, wherever it ran: untrusted, parsed, validated and capped only there. */
+export const outcomeOfReply: (raw: unknown) => SandboxOutcome = parseChildReply;
+
+export function outcomeOfError(error: unknown): SandboxOutcome {
+  return {
+    kind: "failed",
+    name: error instanceof Error ? error.name : "Error",
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
 
 /**
  * One fresh isolate per execution: LOADER.load() never caches, so no global, prototype or module state survives
@@ -32,57 +80,69 @@ export type SandboxOutcome =
  * nodejs_compat flag). limits are enforced in production only; locally the instrumentation guard and the race
  * below do the work.
  */
-export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promise<SandboxOutcome> {
-  const worker = loader.load({
-    compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
-    compatibilityFlags: [],
-    mainModule: SANDBOX_MAIN_MODULE,
-    modules: { ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
-    env: run.childEnv,
-    globalOutbound: null,
-    // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
-    // The log channel's batches may count as subrequests in production (not checkable locally): they get their
-    // own share, so the user's code keeps SUBREQUEST_LIMIT.
-    limits: { cpuMs: run.timeoutMs + PARENT_GRACE_MS, subRequests: SUBREQUEST_LIMIT + MAX_LOG_FLUSHES },
-  });
-  const harness = worker.getEntrypoint() as unknown as HarnessEntrypoint;
+export class InProcessSandboxHost implements SandboxHost {
+  constructor(
+    private readonly loader: WorkerLoader,
+    private readonly childEnv: (input: ChildEnvInput) => Record<string, unknown>,
+  ) {}
 
-  let timer: number | undefined;
-  const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
-  });
-  let cancelTimer: number | undefined;
-  let cancelPoll: number | undefined;
-  // Polled: the cancel may be set from another request, where this request's stub and timers cannot be touched.
+  async run(run: SandboxRun): Promise<SandboxOutcome> {
+    const worker = this.loader.load({
+      compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
+      compatibilityFlags: [],
+      mainModule: SANDBOX_MAIN_MODULE,
+      modules: { ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
+      env: this.childEnv(run.capabilities),
+      globalOutbound: null,
+      limits: childLimits(run),
+    });
+    const harness = worker.getEntrypoint() as unknown as HarnessEntrypoint;
+    // load() starts creating the isolate at once (measured: it overlaps the gate); only run() waits for it.
+    if (run.startGate) await run.startGate;
+
+    let timer: number | undefined;
+    const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + PARENT_GRACE_MS);
+    });
+    const call = harness.run(childRunInput(run)).then(outcomeOfReply, outcomeOfError);
+    const cancel = cancelWatch(run.cancellation, () => harness.cancel());
+    try {
+      return await Promise.race([call, backstop, cancel.cancelled]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      cancel.stop();
+    }
+  }
+}
+
+/** How often a cancellable run looks at its cancellation (see cancelWatch): part of the cancel's latency. */
+const CANCEL_POLL_MS = 5;
+
+/**
+ * Resolves CANCEL_GRACE_MS after the cancellation is set, having told the child at once. Polled, not listened to:
+ * the cancel may be set from another request, where this request's stub and timers cannot be touched.
+ */
+function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
+  let poll: number | undefined;
+  let grace: number | undefined;
   const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {
-    const cancellation = run.cancellation;
     if (!cancellation) return;
     const check = () => {
       if (!cancellation.requested) return;
-      if (cancelPoll !== undefined) clearInterval(cancelPoll);
+      if (poll !== undefined) clearInterval(poll);
       // Reaches the child when its code next yields; a loop that never yields is given up on by the grace timer
       // here (and stopped, in the child, by its guard at the timeout). Capability calls in flight are abandoned.
-      harness.cancel().catch(() => {});
-      cancelTimer = setTimeout(() => resolve({ kind: "cancelled" }), CANCEL_GRACE_MS);
+      tellChild().catch(() => {});
+      grace = setTimeout(() => resolve({ kind: "cancelled" }), CANCEL_GRACE_MS);
     };
-    cancelPoll = setInterval(check, CANCEL_POLL_MS);
+    poll = setInterval(check, CANCEL_POLL_MS);
     check();
   });
-  const call = harness
-    .run({ contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs })
-    .then(
-      (raw): SandboxOutcome => parseChildReply(raw),
-      (error: unknown): SandboxOutcome => ({
-        kind: "failed",
-        name: error instanceof Error ? error.name : "Error",
-        message: error instanceof Error ? error.message : String(error),
-      }),
-    );
-  try {
-    return await Promise.race([call, backstop, cancelled]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    if (cancelTimer !== undefined) clearTimeout(cancelTimer);
-    if (cancelPoll !== undefined) clearInterval(cancelPoll);
-  }
+  return {
+    cancelled,
+    stop() {
+      if (poll !== undefined) clearInterval(poll);
+      if (grace !== undefined) clearTimeout(grace);
+    },
+  };
 }
