@@ -20,7 +20,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 /** Keep in sync with SANDBOX_COMPATIBILITY_DATE in worker/execution/sandbox.ts. */
 const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
 const CAPABILITY_PATH = "/internal/sandbox-capability";
-const BINDINGS = new Set(["AI", "API", "DB"]);
+const BINDINGS = new Set(["AI", "API", "DB", "LOGS"]);
 
 /** Module sets by content hash; uploaded once per host lifetime, never per execution. */
 /** @type {Map<string, { mainModule: string, modules: Record<string, string> }>} */
@@ -44,6 +44,10 @@ export class CapabilityForwarder extends WorkerEntrypoint {
   /** @param {unknown} query */
   query(query) {
     return this.#forward("query", [query]);
+  }
+  /** The log channel (worker/capabilities/logs.ts). @param {unknown} firstSeq @param {unknown} entriesJson */
+  append(firstSeq, entriesJson) {
+    return this.#forward("append", [firstSeq, entriesJson]);
   }
 
   /**

@@ -7,6 +7,7 @@
 //   run({ contextJson, timeoutMs, stepsPerMs, captureLogs, sessionStateJson? }) -> a string: the JSON text of
 //   { status, logs, resultJson?, resultTruncated?, error?, stateJson?, stateProblem? }
 // (the session members only for a session cell: worker/sessions/cell.ts, sandbox-template/state.js)
+//   cancel() -> undefined: the run under way ends with status "cancelled" (see log-channel.js)
 // user.js default-exports `(guard, context) => async function () { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 //
@@ -41,6 +42,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
 import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
+import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
 import { installFunctionSource } from "./function-source.js";
 
 // Keep in sync with schemas/limits.ts and worker/execution/child-protocol.ts.
@@ -75,9 +77,10 @@ function cutText(text, max) {
 }
 
 /**
- * The log as JSON text of its entries, built as they arrive.
+ * The log as JSON text of its entries, built as they arrive; each accepted entry also goes to the log channel.
+ * @param {ReturnType<typeof createLogChannel>} channel
  */
-function createLogBuffer() {
+function createLogBuffer(channel) {
   let json = "";
   let count = 0;
   let totalChars = 0;
@@ -87,8 +90,10 @@ function createLogBuffer() {
    * @param {string} message
    */
   const append = (level, message) => {
-    json += `${count === 0 ? "" : ","}{"level":"${level}","message":${JSONStringify(message)},"timestamp":${JSONStringify(nowIso())}}`;
+    const entry = `{"level":"${level}","message":${JSONStringify(message)},"timestamp":${JSONStringify(nowIso())}}`;
+    json += count === 0 ? entry : `,${entry}`;
     count++;
+    channel.accept(entry);
   };
   return {
     __proto__: null,
@@ -161,6 +166,11 @@ function describeThrown(thrown) {
 }
 
 export default class Harness extends WorkerEntrypoint {
+  /** A second call into this isolate while run() is under way; it takes effect when the code next yields. */
+  cancel() {
+    cancelRun();
+  }
+
   /**
    * Not async: this returns one promise of the harness's own, resolved with a string. It is detached like the
    * user's promise although workerd's RPC layer was not seen to consult `constructor` on it (measured: the
@@ -175,7 +185,8 @@ export default class Harness extends WorkerEntrypoint {
     const contextJson = input.contextJson;
     const timeoutMs = input.timeoutMs;
     const startedAt = DateNow();
-    const logs = createLogBuffer();
+    const channel = createLogChannel(/** @type {{ LOGS?: any }} */ (this.env).LOGS, startedAt);
+    const logs = createLogBuffer(channel);
     captureConsole(logs, input.captureLogs === true);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + timeoutMs, input.stepsPerMs);
@@ -197,10 +208,11 @@ export default class Harness extends WorkerEntrypoint {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let handle;
     /** @param {string} fields the reply's members after status and logs, as JSON text starting with "," or empty */
-    const settle = (/** @type {"success" | "error" | "timeout"} */ status, fields) => {
+    const settle = (/** @type {"success" | "error" | "timeout" | "cancelled"} */ status, fields) => {
       if (settled) return;
       settled = true;
       if (handle !== undefined) clearTimeoutSafe(handle);
+      channel.close();
       resolveReply(`{"status":"${status}","logs":${logs.drain()}${fields}}`);
     };
     const settleTimeout = () =>
@@ -257,6 +269,12 @@ export default class Harness extends WorkerEntrypoint {
     const onThrew = (error) => {
       if (!settled) settleThrown(error);
     };
+
+    // A cancel ends the wait at once; the tripped guard stops a loop at its next check.
+    onCancel(() => {
+      control.trip();
+      settle("cancelled", `,"error":{"name":"CancelledError","message":"The execution was cancelled"}`);
+    });
 
     // Catches code that awaits forever; loops are caught by the guard.
     handle = setTimeoutSafe(() => {

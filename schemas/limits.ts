@@ -39,3 +39,14 @@ export const MAX_RESULT_NODES = 100_000;
 
 /** Production only: workerd enforces neither locally. */
 export const SUBREQUEST_LIMIT = 50;
+
+/**
+ * The log channel (sandbox-template/log-channel.js -> worker/capabilities/logs.ts): the child sends the entries it
+ * accepts in batches, the first LOG_FLUSH_DELAY_MS after an entry and later ones spaced by a growing gap, at most
+ * MAX_LOG_FLUSHES per run; whatever is left goes with the reply. Keep in sync with sandbox-template/log-channel.js.
+ */
+export const LOG_FLUSH_DELAY_MS = 20;
+export const MAX_LOG_FLUSHES = 100;
+
+/** After a cancel the parent waits this long for the child's own "cancelled" reply (with its last logs). */
+export const CANCEL_GRACE_MS = 100;

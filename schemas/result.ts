@@ -10,7 +10,8 @@ export const LogEntrySchema = v.object({
 });
 export type LogEntry = v.InferOutput<typeof LogEntrySchema>;
 
-export const EXECUTION_STATUSES = ["success", "error", "timeout", "rejected"] as const;
+/** "cancelled": the caller cancelled the run (WebSocket cancel, RPC cancel(), or an SSE client that left). */
+export const EXECUTION_STATUSES = ["success", "error", "timeout", "rejected", "cancelled"] as const;
 export const ExecutionStatusSchema = v.picklist(EXECUTION_STATUSES);
 export type ExecutionStatus = v.InferOutput<typeof ExecutionStatusSchema>;
 
@@ -21,6 +22,7 @@ export const EXECUTION_ERROR_CODES = [
   "TIMEOUT",
   "CAPABILITY_DENIED",
   "SANDBOX_ERROR",
+  "CANCELLED",
   /** Local and self-hosted: the sandbox process ran out of memory and died (production's isolate limit). */
   "RESOURCE_LIMIT",
   /** A session cell whose top-level state exceeded the session's cap: the cell counts as failed, nothing kept. */

@@ -155,6 +155,33 @@ async function playgroundAndHistory(context, origin) {
     assert.deepEqual(run.logs.map((log) => log.text), ["loglooping"]);
   });
 
+  await step("streams: a 3-second program logging every 500 ms shows its first log before it ends", async () => {
+    await page.selectOption("#example", { label: "Streaming logs" });
+    await page.click("#run");
+    // The first log is on the page while the status still says running: it came before the result.
+    await page.waitForSelector("#logs li[data-level]");
+    assert.equal(await page.textContent("#status"), "running");
+    assert.equal(await page.textContent("#logs li[data-level]"), "logstep 1 of 6");
+    assert.equal(await page.isVisible("#stop"), true);
+    await page.waitForFunction(() => document.querySelector("#status")?.textContent === "success", undefined, { timeout: 10_000 });
+    assert.equal(await page.textContent("#result"), '"done"');
+    assert.equal((await page.$$("#logs li[data-level]")).length, 6);
+    assert.equal(await page.isVisible("#stop"), false);
+  });
+
+  await step("Stop cancels a streaming run: status cancelled, the logs so far kept and recorded", async () => {
+    await page.selectOption("#example", { label: "Streaming logs" });
+    await page.click("#run");
+    await page.waitForFunction(() => document.querySelectorAll("#logs li[data-level]").length >= 2);
+    await page.click("#stop");
+    await page.waitForFunction(() => document.querySelector("#status")?.textContent === "cancelled");
+    // The record replaces what was streamed once history has it: still cancelled, with the same first logs.
+    await page.waitForFunction(() => /CANCELLED/.test(document.querySelector("#error")?.textContent ?? ""), undefined, { timeout: 10_000 });
+    const logs = await page.$$eval("#logs li[data-level]", (items) => items.map((li) => li.textContent));
+    assert.ok(logs.length >= 2 && logs.length < 6, `expected the logs made before Stop, got ${logs.length}`);
+    assert.equal(logs[0], "logstep 1 of 6");
+  });
+
   await step("runs the db() example against the seeded local data", async () => {
     const run = await runExample(page, "db()");
     assert.equal(run.status, "success");

@@ -10,10 +10,11 @@ import type { WorkerEntrypoint } from "cloudflare:workers";
 import type { CodeExecutor } from "./rpc";
 
 export type { CodeExecutor };
+export type { ExecutionStream } from "./rpc";
 
 /**
- * The RPC methods the entrypoint adds: executeCode, getExecution, listExecutions, and the session methods
- * createSession, executeInSession, getSession, listSessions, deleteSession (and any added later).
+ * The RPC methods the entrypoint adds: executeCode, executeStream, getExecution, listExecutions, and the session
+ * methods createSession, executeInSession, getSession, listSessions, deleteSession (and any added later).
  */
 export type CodeExecMethodName = Exclude<keyof CodeExecutor, keyof WorkerEntrypoint>;
 
@@ -29,6 +30,7 @@ export type CodeExecBinding = Fetcher & Pick<CodeExecutor, CodeExecMethodName>;
 
 export type { Capability, ExecuteConfig, ExecuteRequest, ExecuteRequestInput, Language } from "../schemas/execute";
 export type { ExecutionError, ExecutionErrorCode, ExecutionResult, ExecutionStatus, LogEntry } from "../schemas/result";
+export type { StreamEvent } from "../schemas/stream";
 export type { ExecutionRecord, ExecutionSummary, HistoryStatus, ListExecutionsOptionsInput, ListExecutionsResponse } from "../schemas/history";
 export type {
   CellSummary,

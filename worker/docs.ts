@@ -1,11 +1,12 @@
 import { CAPABILITIES, LANGUAGES } from "../schemas/execute";
 import * as limits from "../schemas/limits";
 import * as sessionLimits from "../schemas/session";
-import { EXECUTION_ERROR_CODES, type ExecutionErrorCode } from "../schemas/result";
+import { EXECUTION_ERROR_CODES, EXECUTION_STATUSES, type ExecutionErrorCode } from "../schemas/result";
 import { ErrorCode, HTTP_STATUS } from "./errors";
 import { OPERATIONS } from "./http/openapi";
 import * as capabilityLimits from "./capabilities/limits";
 import { CAPABILITY_ERROR_CODES } from "./capabilities/reply";
+import { STREAM_HEARTBEAT_MS } from "./http/stream";
 
 /** The documentation served at GET /docs, built from the same constants the service enforces. */
 export function runtimeDocs() {
@@ -66,7 +67,7 @@ export function runtimeDocs() {
     },
     result: {
       shape: "{ executionId, success, result?, resultTruncated?, logs, error?, status, language, durationMs }",
-      statuses: ["success", "error", "timeout", "rejected"],
+      statuses: EXECUTION_STATUSES,
       encoding: {
         json: "JSON values come back unchanged; `undefined` members are omitted (in arrays: null); a top-level undefined omits `result`.",
         Date: "ISO 8601 string",
@@ -107,7 +108,8 @@ export function runtimeDocs() {
       ],
       example: "import math\nprint('computing')\nmath.sqrt(context['n']) * 2",
     },
-    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted). Sessions: `createSession({ language, config, ttlSeconds })`, `executeInSession(sessionId, code, context?, config?)`, `getSession(sessionId)`, `listSessions()`, `deleteSession(sessionId)`; they belong to the service binding.",
+    streaming: `POST /execute with \`Accept: text/event-stream\` answers Server-Sent Events instead of one JSON body: \`start\` ({ executionId, language }), a \`log\` per entry as the code makes it (the shape of logs[]), then exactly one \`result\` (the same JSON as the non-streaming answer, logs included), and the stream ends. Every event has an \`id\` (1, 2, 3, …); a comment line every ${STREAM_HEARTBEAT_MS / 1000} s keeps idle proxies open. Request errors are still plain JSON 4xx. Closing the stream cancels the run. GET /execute/ws upgrades to a WebSocket: send \`{ "type": "execute", ...request }\`, receive the same events as JSON messages \`{ type, id, data }\`, send \`{ "type": "cancel" }\` at any time; one run at a time per socket, several in turn; a message the service cannot act on gets \`{ "type": "error", data: { error: { code, message } } }\` and the socket stays open. A cancelled run stops within ${limits.CANCEL_GRACE_MS} ms when it awaits or logs (a loop that never yields is stopped only by its timeout) and ends with status \`cancelled\` and the logs made so far.`,
+    rpc: "Bind the CodeExecutor entrypoint as a service and call `env.CODE_EXEC.executeCode(code, language?, context?, config?)`: the same pipeline and result as POST /execute. `executeStream(code, language?, context?, config?)` answers `{ events, cancel }`: a byte ReadableStream of the same events as newline-delimited JSON (one `{ type, id, data }` per line), and a function that cancels the run. History reads: `getExecution(id)` and `listExecutions({ limit, offset, status, language })`, which see every caller's executions (service bindings are trusted). Sessions: `createSession({ language, config, ttlSeconds })`, `executeInSession(sessionId, code, context?, config?)`, `getSession(sessionId)`, `listSessions()`, `deleteSession(sessionId)`; they belong to the service binding.",
   };
 }
 
@@ -119,6 +121,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+  CANCELLED: "The caller cancelled the run (WebSocket cancel, a closed SSE or RPC stream). Logs made before are kept; status is cancelled.",
   RESOURCE_LIMIT: "The code used more memory than the sandbox allows, and the sandbox process was stopped. Logs are lost.",
   SESSION_STATE_TOO_LARGE: "A session cell ran, but its top-level state would exceed the session's cap (1 MB). The cell counts as failed and the state is as before it.",
 };
@@ -224,6 +227,9 @@ ${docs.runtimeApis.map((api) => html`<h3><code>${api.signature}</code></h3><p>${
       )}</table>
 <h3>Capability errors (thrown inside the sandbox, catchable: <code>error.code</code>)</h3><p>${docs.errorCodes.capability.map((c, i) => html`${i ? ", " : ""}<code>${c}</code>`)}</p>`,
     ],
+    ["streaming", "Streaming and cancelling", html`<p>${prose(docs.streaming)}</p>
+<pre>curl -N ${origin}/execute -H 'accept: text/event-stream' -H 'content-type: application/json' \\
+  -d '{"code":"for (let i = 0; i < 3; i++) { console.log(i); await new Promise(r => setTimeout(r, 500)) }"}'</pre>`],
     ["http", "HTTP requests", html`<p>${prose(docs.http)}</p>`],
     [
       "sessions",

@@ -18,6 +18,7 @@ export const ErrorCode = {
   SESSION_BUSY: "SESSION_BUSY",
   /** A session that reached its limit of cells. */
   SESSION_FULL: "SESSION_FULL",
+  UPGRADE_REQUIRED: "UPGRADE_REQUIRED",
   INTERNAL_ERROR: "INTERNAL_ERROR",
   /** Local and self-hosted only: every sandbox host is busy or restarting (worker/execution/remote-sandbox.ts). */
   SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
@@ -38,6 +39,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   METHOD_NOT_ALLOWED: 405,
   SESSION_BUSY: 409,
   SESSION_FULL: 409,
+  UPGRADE_REQUIRED: 426,
   INTERNAL_ERROR: 500,
   SANDBOX_UNAVAILABLE: 503,
 };

@@ -11,6 +11,7 @@ export { AiCapability } from "./capabilities/ai";
 export { ApiCapability } from "./capabilities/api";
 export { DbCapability } from "./capabilities/db";
 export { ExecutionSession } from "./sessions/session-object";
+export { LogsCapability } from "./capabilities/logs";
 
 announceAuthMode(env);
 

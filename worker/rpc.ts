@@ -27,6 +27,14 @@ import { createSession, endSession, executeCell, getSession, listCallerSessions 
 
 /** Sessions created over RPC belong to the service binding, as its executions are recorded under it. */
 const RPC_CALLER = { kind: "rpc", identity: "service-binding" } as const;
+import { executionNdjsonStream } from "./http/stream";
+
+/** What executeStream() answers. */
+export interface ExecutionStream {
+  /** Newline-delimited JSON: one StreamEvent per line, ending after the `result` event. */
+  events: ReadableStream<Uint8Array>;
+  cancel: () => Promise<void>;
+}
 
 async function asRpcError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -52,6 +60,24 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
     const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
     const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
     return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+  }
+
+  /**
+   * The same execution as a stream of its events (schemas/stream.ts), one JSON object per line: start, a log per
+   * entry as the code makes it, then the result. `await cancel()` cancels the run (status "cancelled", logs so
+   * far, recorded). A byte stream because RPC carries only byte ReadableStreams; cancel is a function, which RPC
+   * passes as a stub. examples/caller-worker/index.js shows both.
+   */
+  async executeStream(
+    code: string,
+    language?: ExecuteRequestInput["language"],
+    context?: ExecuteRequestInput["context"],
+    config?: ExecuteRequestInput["config"],
+  ): Promise<ExecutionStream> {
+    const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
+    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
+    const { events, cancel } = executionNdjsonStream(deps, input, { kind: "rpc", identity: "service-binding" });
+    return { events, cancel: async () => cancel() };
   }
 
   /** The full record, as GET /executions/:id. Service bindings are trusted: they see every caller's executions. */

@@ -102,7 +102,7 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
         modules: async () => ({ ...SANDBOX_MODULES, "user.js": prepared.moduleCode }),
         stepsPerMs: GUARD_STEPS_PER_MS,
         startupAllowanceMs: 0,
-        userLogs: (logs) => [...logs],
+        userLogText: (message) => message,
         userPosition: () => undefined,
       },
       capabilities: { executionId: crypto.randomUUID(), config: request.config, deadlineAt: Date.now() + request.config.timeout },

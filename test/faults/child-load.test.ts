@@ -19,7 +19,7 @@ const program = (moduleCode: string) => ({
   modules: async () => ({ ...SANDBOX_MODULES, [USER_MODULE_NAME]: moduleCode }),
   stepsPerMs: GUARD_STEPS_PER_MS,
   startupAllowanceMs: 0,
-  userLogs: <T>(logs: readonly T[]) => [...logs],
+  userLogText: (message: string) => message,
   userPosition: () => undefined,
 });
 const run = (moduleCode: string) =>

@@ -1,4 +1,5 @@
 import type { AUDITED_CAPABILITIES } from "../../schemas/audit";
+import { liveExecution } from "../execution/execution-events";
 import { recordCapabilityCall } from "../history/capability-calls";
 import { takeCall } from "./call-budget";
 import { CapabilityFailure, DENIAL_CODES, type CapabilityErrorCode, type Reply } from "./reply";
@@ -43,6 +44,7 @@ export async function handleCall<TProps extends CapabilityProps, T>(
   let reply: Reply<T>;
   try {
     if (startedAt >= props.deadlineAt) throw new CapabilityFailure("TIMEOUT", "the execution's time is up");
+    if (liveExecution(props.executionId)?.cancelled) throw new CapabilityFailure("CANCELLED", "the execution was cancelled");
     if (!takeCall(props.executionId, spec.kind, spec.maxCalls, props.deadlineAt)) {
       throw new CapabilityFailure(
         "CALL_LIMIT_EXCEEDED",

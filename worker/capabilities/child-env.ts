@@ -1,6 +1,7 @@
 import type { ExecuteConfig } from "../../schemas/execute";
 import type { ApiProps } from "./api";
 import type { CapabilityProps } from "./capability-call";
+import type { LogsProps } from "./logs";
 
 export interface ChildEnvInput {
   executionId: string;
@@ -10,13 +11,15 @@ export interface ChildEnvInput {
 }
 
 /** The env keys the sandbox sees, one per capability. Keep in sync with sandbox-template/capabilities.js. */
-export type ChildBindingName = "AI" | "API" | "DB";
+export type ChildBindingName = "AI" | "API" | "DB" | "LOGS";
 
 /** The policy each allowed capability gets as its props; an API not allowed has no entry. */
 export interface ChildCapabilityProps {
   AI?: CapabilityProps;
   API?: ApiProps;
   DB?: CapabilityProps;
+  /** The log channel (sandbox-template/log-channel.js): only when console output is captured at all. */
+  LOGS?: LogsProps;
 }
 
 /** The execution's policy per capability: the one description both sandbox hosts turn into the child's env. */
@@ -27,6 +30,7 @@ export function childCapabilityProps(input: ChildEnvInput): ChildCapabilityProps
   if (allowed.has("ai")) props.AI = base;
   if (allowed.has("api")) props.API = { ...base, allowedDomains: [...input.config.allowedDomains] };
   if (allowed.has("db")) props.DB = base;
+  if (allowed.has("console")) props.LOGS = { executionId: input.executionId };
   return props;
 }
 
@@ -38,6 +42,7 @@ export function capabilityStub(ctx: ExecutionContext, name: ChildBindingName, pr
   if (name === "AI" && props.AI) return ctx.exports.AiCapability({ props: props.AI });
   if (name === "API" && props.API) return ctx.exports.ApiCapability({ props: props.API });
   if (name === "DB" && props.DB) return ctx.exports.DbCapability({ props: props.DB });
+  if (name === "LOGS" && props.LOGS) return ctx.exports.LogsCapability({ props: props.LOGS });
   return undefined;
 }
 

@@ -23,6 +23,8 @@ export const CAPABILITY_ERROR_CODES = [
   "SIZE_LIMIT_EXCEEDED",
   /** The execution's remaining time ran out during the call. */
   "TIMEOUT",
+  /** The caller cancelled the execution; no new call starts. */
+  "CANCELLED",
   /** The upstream (HTTP host, AI provider, database) failed or answered unusably. */
   "UPSTREAM_ERROR",
   "INTERNAL_ERROR",

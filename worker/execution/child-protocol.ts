@@ -58,7 +58,7 @@ const ChildErrorSchema = v.object({
 
 /** The reply's shape; the log entries are checked one by one (capLogs), so one bad entry costs only itself. */
 const ChildReplySchema = v.object({
-  status: v.picklist(["success", "error", "timeout"]),
+  status: v.picklist(["success", "error", "timeout", "cancelled"]),
   logs: v.array(v.unknown()),
   resultJson: v.optional(v.string()),
   resultTruncated: v.optional(v.literal(true)),
@@ -147,4 +147,6 @@ export function capLogs(entries: readonly unknown[]): LogEntry[] {
 /** The harness entrypoint as the parent sees it over RPC. */
 export interface HarnessEntrypoint {
   run(input: ChildRunInput): Promise<unknown>;
+  /** Ends the run under way with status "cancelled" (once the code yields; the parent stops waiting regardless). */
+  cancel(): Promise<unknown>;
 }

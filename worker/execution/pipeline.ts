@@ -3,6 +3,7 @@ import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from 
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import { languageRuntime, type SandboxProgram } from "../languages";
 import { javascriptProgram } from "../languages/javascript";
+import { ExecutionEvents, registerExecution, type ExecutionObserver } from "./execution-events";
 import type { PrepareOutcome } from "./prepare";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
@@ -44,7 +45,17 @@ export interface PipelineDeps {
   recorder?: ExecutionRecorder;
 }
 
-export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest, caller: Caller, cell?: CellRun): Promise<ExecutionResult> {
+/**
+ * One execution, start to recorded result. `observer` streams it (start, each log as the child makes it, the
+ * result) and may cancel it; without one, the logs still reach the front as they are made, so a child that never
+ * answers (backstop, crash) leaves its logs in the result. `cell` is set for a cell of a session.
+ */
+export async function executeRequest(
+  deps: PipelineDeps,
+  request: ExecuteRequest,
+  caller: Caller,
+  { cell, ...observer }: ExecutionObserver & { cell?: CellRun } = {},
+): Promise<ExecutionResult> {
   const startedAt = Date.now();
   const execution: StartedExecution = {
     executionId: crypto.randomUUID(),
@@ -53,6 +64,8 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     startedAt,
     ...(cell ? { sessionId: cell.sessionId } : {}),
   };
+  const events = new ExecutionEvents(observer);
+  events.started(execution.executionId, request.language);
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
     language: request.language,
@@ -76,8 +89,11 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
     await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    const outcome = await sandboxHostFor(deps.env, deps.ctx, prepared.program).run({
-      program: prepared.program,
+    const { program } = prepared;
+    events.setMessageMapper((message) => program.userLogText(message));
+    const unregister = registerExecution(execution.executionId, events);
+    const run = sandboxHostFor(deps.env, deps.ctx, program).run({
+      program,
       capabilities: {
         executionId: execution.executionId,
         config: request.config,
@@ -87,9 +103,18 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
       startGate: startRecorded,
+      cancellation: observer.cancellation,
       ...(cell ? { sessionStateJson: cell.stateJson } : {}),
     });
-    result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+    const outcome: SandboxOutcome = await run.finally(unregister);
+    if (outcome.kind === "reply" || outcome.kind === "malformed") {
+      events.acceptChildLogs(0, outcome.kind === "reply" ? outcome.reply.logs : outcome.logs);
+    }
+    // After a cancel, only an outcome the code reached by itself (it returned or threw first) is reported as such;
+    // a timeout or a failure the cancel provoked is the cancel.
+    const ranToEnd = outcome.kind === "reply" && (outcome.reply.status === "success" || outcome.reply.status === "error");
+    const settled: SandboxOutcome = events.cancelled && !ranToEnd ? { kind: "cancelled" } : outcome;
+    result = finish({ ...fromOutcome(settled, program, request.config.timeout), logs: events.closeLogs() });
     const cellError = cell && outcome.kind === "reply" && result.success ? cell.settle(outcome.reply) : undefined;
     if (cellError) {
       const { result: _dropped, resultTruncated: _cut, ...rest } = result;
@@ -99,7 +124,9 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
   );
-  return warnings.length > 0 ? { ...result, warnings } : result;
+  const answer = warnings.length > 0 ? { ...result, warnings } : result;
+  events.result(answer);
+  return answer;
 }
 
 /** A session cell is JavaScript prepared by worker/sessions/: it runs as the JavaScript harness's program. */
@@ -132,6 +159,11 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
 
 type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
 
+const CANCELLED: ExecutionError = { code: "CANCELLED", name: "CancelledError", message: "The execution was cancelled" };
+
+// The logs of every outcome are the front's (ExecutionEvents.closeLogs()): the entries the log channel delivered
+// during the run, merged with the reply's. The fields below leave them empty.
+
 function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs: number): OutcomeFields {
   switch (outcome.kind) {
     case "reply":
@@ -140,7 +172,7 @@ function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs
       return {
         success: false,
         status: "error",
-        logs: program.userLogs(outcome.logs),
+        logs: [],
         error: { code: "SANDBOX_ERROR", name: "SandboxError", message: outcome.problem },
       };
     case "unresponsive":
@@ -151,9 +183,11 @@ function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs
         error: {
           code: "TIMEOUT",
           name: "TimeoutError",
-          message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; its logs are lost`,
+          message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; logs are those it sent before`,
         },
       };
+    case "cancelled":
+      return { success: false, status: "cancelled", logs: [], error: CANCELLED };
     case "out-of-memory":
       return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
     case "failed":
@@ -180,7 +214,7 @@ function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs
 }
 
 function fromReply(reply: ChildReply, program: SandboxProgram): OutcomeFields {
-  const logs = program.userLogs(reply.logs);
+  const logs: LogEntry[] = [];
   if (reply.status === "success") {
     return {
       success: true,
@@ -191,6 +225,7 @@ function fromReply(reply: ChildReply, program: SandboxProgram): OutcomeFields {
     };
   }
   const error = reply.error ?? { name: "Error", message: "unknown error" };
+  if (reply.status === "cancelled") return { success: false, status: "cancelled", logs, error: CANCELLED };
   if (reply.status === "timeout") {
     return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
   }

@@ -10,6 +10,8 @@ import guard from "../../sandbox-template/guard.js";
 // @ts-ignore Text module
 import primordials from "../../sandbox-template/primordials.js";
 // @ts-ignore Text module
+import logChannel from "../../sandbox-template/log-channel.js";
+// @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
 // @ts-ignore Text module
 import functionSource from "../../sandbox-template/function-source.js";
@@ -25,6 +27,7 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  "log-channel.js": logChannel as unknown as string,
   "function-source.js": functionSource as unknown as string,
   "state.js": state as unknown as string,
 };

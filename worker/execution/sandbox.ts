@@ -1,7 +1,8 @@
-import { PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
+import { CANCEL_GRACE_MS, MAX_LOG_FLUSHES, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
 import type { SandboxProgram } from "../languages";
 import { buildChildEnv, type ChildEnvInput } from "../capabilities/child-env";
 import { parseChildReply, type ChildRunInput, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
+import type { Cancellation } from "./execution-events";
 import { RemoteSandboxHost } from "./remote-sandbox";
 
 // Where a child isolate runs is one decision, made here: in this process through env.LOADER (production, and the
@@ -27,6 +28,11 @@ export interface SandboxRun {
   startGate?: Promise<void>;
   /** Session cells only (worker/sessions/): travels as data in the run input, never as a binding. */
   sessionStateJson?: string;
+  /**
+   * Cancels the run when set. In process: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it
+   * does. (The remote host does not take cancels yet: its run ends at its timeout.)
+   */
+  cancellation?: Cancellation;
 }
 
 export type SandboxOutcome =
@@ -34,7 +40,9 @@ export type SandboxOutcome =
   | { kind: "unresponsive" }
   | { kind: "failed"; name: string; message: string }
   /** The process the child ran in died under it: out of memory, as far as anyone can tell. */
-  | { kind: "out-of-memory"; message: string };
+  | { kind: "out-of-memory"; message: string }
+  /** Cancelled, and the child did not answer within CANCEL_GRACE_MS. */
+  | { kind: "cancelled" };
 
 export interface SandboxHost {
   run(run: SandboxRun): Promise<SandboxOutcome>;
@@ -67,7 +75,9 @@ export function graceMs(run: SandboxRun): number {
 
 export function childLimits(run: SandboxRun): { cpuMs: number; subRequests: number } {
   // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
-  return { cpuMs: run.timeoutMs + graceMs(run), subRequests: SUBREQUEST_LIMIT };
+  // The log channel's batches may count as subrequests in production (not checkable locally): they get their
+  // own share, so the user's code keeps SUBREQUEST_LIMIT.
+  return { cpuMs: run.timeoutMs + graceMs(run), subRequests: SUBREQUEST_LIMIT + MAX_LOG_FLUSHES };
 }
 
 /** What the harness's run() resolved with, wherever it ran: untrusted, parsed, validated and capped only there. */
@@ -120,10 +130,44 @@ export class InProcessSandboxHost implements SandboxHost {
       timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + graceMs(run));
     });
     const call = harness.run(childRunInput(run)).then(outcomeOfReply, outcomeOfError);
+    const cancel = cancelWatch(run.cancellation, () => harness.cancel());
     try {
-      return await Promise.race([call, backstop]);
+      return await Promise.race([call, backstop, cancel.cancelled]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      cancel.stop();
     }
   }
+}
+
+/** How often a cancellable run looks at its cancellation (see cancelWatch): part of the cancel's latency. */
+const CANCEL_POLL_MS = 5;
+
+/**
+ * Resolves CANCEL_GRACE_MS after the cancellation is set, having told the child at once. Polled, not listened to:
+ * the cancel may be set from another request, where this request's stub and timers cannot be touched.
+ */
+function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
+  let poll: number | undefined;
+  let grace: number | undefined;
+  const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {
+    if (!cancellation) return;
+    const check = () => {
+      if (!cancellation.requested) return;
+      if (poll !== undefined) clearInterval(poll);
+      // Reaches the child when its code next yields; a loop that never yields is given up on by the grace timer
+      // here (and stopped, in the child, by its guard at the timeout). Capability calls in flight are abandoned.
+      tellChild().catch(() => {});
+      grace = setTimeout(() => resolve({ kind: "cancelled" }), CANCEL_GRACE_MS);
+    };
+    poll = setInterval(check, CANCEL_POLL_MS);
+    check();
+  });
+  return {
+    cancelled,
+    stop() {
+      if (poll !== undefined) clearInterval(poll);
+      if (grace !== undefined) clearTimeout(grace);
+    },
+  };
 }

@@ -4,6 +4,7 @@ import { ContextObjectSchema, ExecuteRequestSchema, ValidateRequestSchema } from
 import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "../../schemas/meta";
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
+import { SocketErrorEventSchema, SocketMessageSchema, StreamEventSchema } from "../../schemas/stream";
 import { ErrorCode, HTTP_STATUS } from "../errors";
 import {
   CreateSessionRequestSchema,
@@ -25,6 +26,7 @@ const REQUEST_SCHEMAS = {
   ValidateRequest: ValidateRequestSchema,
   CreateSessionRequest: CreateSessionRequestSchema,
   SessionExecuteRequest: SessionExecuteRequestSchema,
+  SocketMessage: SocketMessageSchema,
 };
 export const RESPONSE_SCHEMAS = {
   ExecutionResult: ExecutionResultSchema,
@@ -38,6 +40,8 @@ export const RESPONSE_SCHEMAS = {
   SessionDetail: SessionDetailSchema,
   SessionList: SessionListSchema,
   SessionExecutionResult: SessionExecutionResultSchema,
+  StreamEvent: StreamEventSchema,
+  SocketErrorEvent: SocketErrorEventSchema,
 };
 type SchemaName = keyof typeof REQUEST_SCHEMAS | keyof typeof RESPONSE_SCHEMAS;
 
@@ -54,14 +58,16 @@ interface Operation {
   requestBody?: SchemaName;
   /** 200 body: a named JSON schema, or a non-JSON media type such as text/html. */
   ok: SchemaName | { mediaType: string; description: string };
-  /** The success status when it is not 200; a 204 has no body. */
-  okStatus?: 201 | 204;
+  /** The success status when it is not 200; a 204 has no body; 101 is a WebSocket upgrade. */
+  okStatus?: 101 | 201 | 204;
   errors?: ErrorCode[];
   parameters?: Record<string, unknown>[];
   /** Query parameters, from the object schema the handler's parameters must satisfy (as numbers, not strings). */
   query?: v.GenericSchema;
   /** Public even when API keys are configured. */
   public?: boolean;
+  /** With `Accept: text/event-stream`, the 200 is a stream of StreamEvent (SSE). */
+  streams?: boolean;
 }
 
 export const EXAMPLE_EXECUTE = {
@@ -96,7 +102,20 @@ export const OPERATIONS: Operation[] = [
       "The code is the body of an async function. Failures of the code (syntax, runtime, timeout, policy) are answered with 200 and `success: false`; the same result comes back over RPC from `executeCode`.",
     requestBody: "ExecuteRequest",
     ok: "ExecutionResult",
+    streams: true,
     errors: ["INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_LANGUAGE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNAUTHORIZED"],
+  },
+  {
+    method: "get",
+    path: "/execute/ws",
+    operationId: "executeSocket",
+    tags: ["execution"],
+    summary: "Run code over a WebSocket: streamed events, cancel at any time",
+    description:
+      "Upgrades to a WebSocket. Send a SocketMessage: `{ \"type\": \"execute\", ...ExecuteRequest }` or `{ \"type\": \"cancel\" }`. Receive StreamEvent messages (start, log…, result) for each execution, one at a time per socket; a message that cannot be acted on gets a SocketErrorEvent and the socket stays open. Closing the socket cancels the run under way. Browsers cannot send an Authorization header on a WebSocket: with API keys configured, browsers use the SSE form of POST /execute.",
+    ok: "StreamEvent",
+    okStatus: 101,
+    errors: ["UPGRADE_REQUIRED", "UNAUTHORIZED"],
   },
   {
     method: "post",
@@ -258,9 +277,19 @@ function operationObject(op: Operation) {
     [String(op.okStatus ?? 200)]:
       op.okStatus === 204
         ? { description: "Done" }
-        : typeof op.ok === "string"
-          ? { description: "OK", content: jsonContent(op.ok) }
-          : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
+        : op.okStatus === 101
+          ? { description: "Switching Protocols: the socket then carries StreamEvent and SocketErrorEvent messages as JSON text" }
+          : typeof op.ok === "string"
+            ? {
+                description: op.streams
+                  ? "OK. With Accept: text/event-stream, Server-Sent Events instead: each event's `event:` is the StreamEvent's type, `id:` its id, `data:` its data as JSON."
+                  : "OK",
+                content: {
+                  ...jsonContent(op.ok),
+                  ...(op.streams ? { "text/event-stream": { schema: { $ref: "#/components/schemas/StreamEvent" } } } : {}),
+                },
+              }
+            : { description: op.ok.description, content: { [op.ok.mediaType]: { schema: { type: "string" } } } },
   };
   // The edge policy (edge-policy.ts) runs before every route.
   const edgeErrors: ErrorCode[] = ["CROSS_ORIGIN_FORBIDDEN", "HOST_NOT_ALLOWED"];

@@ -10,6 +10,7 @@ import { handleDocs, handleHealth, handleLanguages } from "./meta";
 import { handleOpenApi } from "./openapi";
 import { handlePlayground } from "./playground";
 import { handleCreateSession, handleDeleteSession, handleExecuteCell, handleGetSession, handleListSessions } from "./sessions";
+import { handleExecuteEvents, handleExecuteSocket, wantsEventStream } from "./stream";
 
 type Args = [env: Env, ctx: ExecutionContext];
 
@@ -44,10 +45,16 @@ export const router = Router<IRequest, Args>({
   .get("/docs", (request) => handleDocs(request))
   .get("/openapi.json", (request) => handleOpenApi(request))
   .get("/", handlePlayground)
-  .post("/execute", (request, env, ctx) => handleExecute(request, deps(env, ctx), authOf(request).caller))
+  .post("/execute", (request, env, ctx) =>
+    wantsEventStream(request)
+      ? handleExecuteEvents(request, deps(env, ctx), authOf(request).caller)
+      : handleExecute(request, deps(env, ctx), authOf(request).caller),
+  )
+  .get("/execute/ws", (request, env, ctx) => handleExecuteSocket(request, deps(env, ctx), authOf(request).caller))
   .post("/validate", (request, env) => handleValidate(request, env))
   .all("/execute", methodNotAllowed("POST"))
   .all("/validate", methodNotAllowed("POST"))
+  .all("/execute/ws", methodNotAllowed("GET"))
   .get("/executions", (request, env) => handleListExecutions(request, env, authOf(request)))
   .get("/executions/:id", (request, env) => handleGetExecution(request.params.id ?? "", env, authOf(request)))
   .all("/executions", methodNotAllowed("GET"))

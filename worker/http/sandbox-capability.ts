@@ -14,13 +14,13 @@ import { readJsonBody } from "../parse";
 export const SANDBOX_CAPABILITY_PATH = "/internal/sandbox-capability";
 
 /** The one method each binding exposes to the child (sandbox-template/capabilities.js). */
-const METHODS: Record<ChildBindingName, string> = { AI: "run", API: "request", DB: "query" };
+const METHODS: Record<ChildBindingName, string> = { AI: "run", API: "request", DB: "query", LOGS: "append" };
 
 /** The largest argument is an api() request body; JSON escaping can double it. */
 const MAX_CALL_BYTES = 2 * MAX_API_REQUEST_BYTES + 64 * 1024;
 
 const CallSchema = v.object({
-  binding: v.picklist(["AI", "API", "DB"] as const),
+  binding: v.picklist(["AI", "API", "DB", "LOGS"] as const),
   method: v.pipe(v.string(), v.maxLength(32)),
   args: v.pipe(v.array(v.unknown()), v.maxLength(2)),
 });

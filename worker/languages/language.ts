@@ -1,4 +1,4 @@
-import type { LogEntry, ValidationIssue } from "../../schemas/result";
+import type { ValidationIssue } from "../../schemas/result";
 import type { ChildReply } from "../execution/child-protocol";
 
 /**
@@ -20,8 +20,8 @@ export interface SandboxProgram {
   stepsPerMs: number;
   /** Added to the CPU limit and the parent's backstop: time the child spends starting before the user's code runs. */
   startupAllowanceMs: number;
-  /** The child's log entries as the caller sees them: harness frames dropped, positions in the caller's own code. */
-  userLogs(logs: readonly LogEntry[]): LogEntry[];
+  /** A log message as the caller sees it: harness frames dropped, positions in the caller's own code. */
+  userLogText(message: string): string;
   /** Where in the caller's own code an error was raised, if the child's reply says. */
   userPosition(error: NonNullable<ChildReply["error"]>): { line: number; column: number } | undefined;
 }

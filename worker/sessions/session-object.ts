@@ -210,7 +210,7 @@ export class ExecutionSession extends DurableObject<Env> {
       },
     };
     const deps = { env: this.env, ctx: this.ctx as unknown as ExecutionContext, recorder: createRecorder(this.env, this.ctx as unknown as ExecutionContext) };
-    const result = await executeRequest(deps, request, caller, hooks);
+    const result = await executeRequest(deps, request, caller, { cell: hooks });
 
     // Only a successful cell changes the state; every cell is kept in the record and refreshes the lifetime.
     if (result.success && committed) {

@@ -1,6 +1,5 @@
 import type { Language } from "../../../schemas/execute";
 import { GUARD_STEPS_PER_MS } from "../../../schemas/limits";
-import type { LogEntry } from "../../../schemas/result";
 import type { InstrumentedProgram } from "../../execution/instrument";
 import { prepare } from "../../execution/prepare";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../execution/sandbox-modules";
@@ -29,17 +28,18 @@ export function javascriptProgram(program: InstrumentedProgram): SandboxProgram 
     planeUserModule: program.moduleCode,
     stepsPerMs: GUARD_STEPS_PER_MS,
     startupAllowanceMs: 0,
-    userLogs: (logs) => userLogs(logs, program),
+    userLogText: userLogText(program),
     userPosition: (error) => (error.stack ? userPosition(error.stack, program) : undefined),
   };
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source|log-channel|state)\.js:\d+:\d+\)?$/;
 const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;
 
-function userLogs(logs: readonly LogEntry[], program: InstrumentedProgram): LogEntry[] {
+/** One mapper per program: a position seen in one log entry is mapped once for all. */
+function userLogText(program: InstrumentedProgram): (message: string) => string {
   const positions = new Map<string, string>();
-  return logs.map((entry) => ({ ...entry, message: userStackText(entry.message, program, positions) }));
+  return (message) => userStackText(message, program, positions);
 }
 
 /**

@@ -33,7 +33,7 @@ export const python: LanguageRuntime = {
         stepsPerMs: PYTHON_GUARD_STEPS_PER_MS,
         startupAllowanceMs: PYTHON_STARTUP_ALLOWANCE_MS,
         // runner.py already reduces tracebacks to the user's own frames (File "<code>", line N).
-        userLogs: (logs) => [...logs],
+        userLogText: (message) => message,
         userPosition: (error) =>
           error.line !== undefined ? { line: error.line, column: error.column ?? 1 } : undefined,
       },

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import type { ExecutionResult } from "../../schemas/result";
+import { execute } from "../helpers";
+import { allFrames, asEvents, comparable, postEvents, settledRecord, sseReader } from "./stream-helpers";
+
+const LOGGING_PROGRAM = `console.log("one"); console.warn("two", { n: 2 }); await new Promise((r) => setTimeout(r, 60)); console.error("three"); return { done: true }`;
+
+describe("POST /execute with Accept: text/event-stream", () => {
+  it("streams start, one log per entry and exactly one result, with ids 1, 2, 3, …", async () => {
+    const response = await postEvents({ code: LOGGING_PROGRAM });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const events = asEvents(await allFrames(response));
+    expect(events.map((e) => e.type)).toEqual(["start", "log", "log", "log", "result"]);
+    expect(events.map((e) => ("id" in e ? e.id : undefined))).toEqual([1, 2, 3, 4, 5]);
+    const [start, ...rest] = events;
+    const result = rest.at(-1)?.data as ExecutionResult;
+    expect(start?.data).toEqual({ executionId: result.executionId, language: "javascript" });
+    expect(rest.slice(0, 3).map((e) => e.data)).toEqual(result.logs);
+    expect(result).toMatchObject({ success: true, status: "success", result: { done: true } });
+  });
+
+  it("ends with the same result as the non-streaming answer", async () => {
+    const streamed = asEvents(await allFrames(await postEvents({ code: LOGGING_PROGRAM }))).at(-1)?.data as ExecutionResult;
+    const plain = await execute({ code: LOGGING_PROGRAM });
+    expect(comparable(streamed)).toEqual(comparable(plain));
+    const record = await settledRecord(streamed.executionId);
+    expect(record.logs).toEqual(streamed.logs);
+  });
+
+  it("streams rejected code as start and result", async () => {
+    const events = asEvents(await allFrames(await postEvents({ code: "eval('1')" })));
+    expect(events.map((e) => e.type)).toEqual(["start", "result"]);
+    expect(events[1]?.data).toMatchObject({ status: "rejected", error: { code: "POLICY_VIOLATION" } });
+  });
+
+  it("answers request errors as plain JSON 4xx, not a stream", async () => {
+    const response = await postEvents({ code: "" });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await response.json()).toMatchObject({ error: { code: "VALIDATION_ERROR" } });
+    expect((await postEvents("{nope")).status).toBe(400);
+  });
+
+  it("answers plain JSON when the client does not ask for events", async () => {
+    const response = await postEvents({ code: "return 1" }, "application/json");
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+  });
+
+  it("delivers a log while the run is still going, and closing the stream cancels the run", async () => {
+    // Without the cancel this would run to its 20 s timeout: the log arriving first proves it streamed.
+    const code = `console.log("started"); for (;;) { await new Promise((r) => setTimeout(r, 10)); }`;
+    const response = await postEvents({ code, config: { timeout: 20_000 } });
+    const reader = sseReader(response.body!);
+    const start = await reader.next();
+    const executionId = (JSON.parse(start?.data ?? "{}") as { executionId: string }).executionId;
+    const log = await reader.next();
+    expect(log).toMatchObject({ event: "log", id: "2" });
+    expect(JSON.parse(log?.data ?? "{}")).toMatchObject({ level: "log", message: "started" });
+    await reader.cancel();
+
+    const record = await settledRecord(executionId);
+    expect(record).toMatchObject({ status: "cancelled", success: false, errorCode: "CANCELLED" });
+    expect(record.logs.map((l) => l.message)).toEqual(["started"]);
+    expect(record.durationMs).toBeLessThan(20_000);
+  });
+
+  it("keeps the logs it streamed when a run times out", async () => {
+    const code = `for (let i = 0; ; i++) { console.log("tick", i); await new Promise((r) => setTimeout(r, 30)); }`;
+    const events = asEvents(await allFrames(await postEvents({ code, config: { timeout: 300 } })));
+    const result = events.at(-1)?.data as ExecutionResult;
+    expect(result).toMatchObject({ status: "timeout", error: { code: "TIMEOUT" } });
+    const logs = events.filter((e) => e.type === "log").map((e) => e.data);
+    expect(logs.length).toBeGreaterThan(1);
+    expect(result.logs).toEqual(logs);
+    expect(result.logs.map((l) => l.message)).toEqual(result.logs.map((_, i) => `tick ${i}`));
+  });
+});
