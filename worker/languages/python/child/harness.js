@@ -231,7 +231,9 @@ export default class PythonHarness extends WorkerEntrypoint {
     unschedule(timerHandle);
     finished = true;
 
-    if (control.isTripped() || outcome.kind === "timeout") {
+    // A C-level call the signal checks never interrupt (a huge sort) can still finish past the deadline: that run
+    // exceeded its timeout, whatever it returned.
+    if (control.isTripped() || outcome.kind === "timeout" || now() > deadlineAt) {
       return stringify({
         status: "timeout",
         logs: logs.drain(),
