@@ -1,7 +1,7 @@
 import type * as acorn from "acorn";
 import type { Language } from "../../schemas/execute";
 import type { ValidationIssue } from "../../schemas/result";
-import { analyze } from "./analyze";
+import { analyze, type ParsedProgram } from "./analyze";
 import { instrument, newGuardName, WrapperBreakout, type InstrumentedProgram } from "./instrument";
 import { originalPosition, traceMap } from "./source-map";
 import { transpileTypeScript } from "./transpile";
@@ -14,12 +14,29 @@ export type PrepareOutcome = { ok: true; program: InstrumentedProgram } | { ok: 
  * transpiling), so TypeScript syntax, comments or escapes cannot hide a banned construct.
  */
 export async function prepare(code: string, language: Language): Promise<PrepareOutcome> {
+  return rejectingOverflow(async () => {
+    const checked = await transpileAndAnalyze(code, language);
+    if (!checked.ok) return checked;
+    try {
+      return { ok: true, program: instrument(checked.js, checked.program, newGuardName(), checked.transpiledMap) };
+    } catch (error) {
+      if (error instanceof WrapperBreakout) {
+        return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: error.message }] };
+      }
+      throw error;
+    }
+  });
+}
+
+/**
+ * 100 KB of nesting (a 50 000-link member chain, deep TypeScript generics) can parse and still overflow the stack
+ * of a recursive pass after it (transpile, walk, instrument). That is the caller's code, not our fault: reject it
+ * like the parser's own "not enough stack space" instead of answering a 500. Session cells use it too.
+ */
+export async function rejectingOverflow<T>(work: () => Promise<T | Rejected>): Promise<T | Rejected> {
   try {
-    return await prepareOrOverflow(code, language);
+    return await work();
   } catch (error) {
-    // 100 KB of nesting (a 50 000-link member chain, deep TypeScript generics) can parse and still overflow the
-    // stack of a recursive pass after it (transpile, walk, instrument). That is the caller's code, not our fault:
-    // reject it like the parser's own "not enough stack space" instead of answering a 500.
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
       return { ok: false, issues: [{ code: "SYNTAX_ERROR", message: "The code is nested too deeply to process" }] };
     }
@@ -27,7 +44,12 @@ export async function prepare(code: string, language: Language): Promise<Prepare
   }
 }
 
-async function prepareOrOverflow(code: string, language: Language): Promise<PrepareOutcome> {
+type Rejected = { ok: false; issues: ValidationIssue[] };
+
+/** The JavaScript that will run, parsed and checked: what every program and every session cell starts from. */
+export type CheckedCode = { ok: true; js: string; transpiledMap?: string; program: ParsedProgram } | Rejected;
+
+export async function transpileAndAnalyze(code: string, language: Language): Promise<CheckedCode> {
   let js = code;
   let transpiledMap: string | undefined;
   let parsed: acorn.Program | undefined;
@@ -42,14 +64,7 @@ async function prepareOrOverflow(code: string, language: Language): Promise<Prep
   if (!analyzed.ok) {
     return { ok: false, issues: transpiledMap ? mapIssues(analyzed.issues, transpiledMap) : analyzed.issues };
   }
-  try {
-    return { ok: true, program: instrument(js, analyzed.program, newGuardName(), transpiledMap) };
-  } catch (error) {
-    if (error instanceof WrapperBreakout) {
-      return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: error.message }] };
-    }
-    throw error;
-  }
+  return { ok: true, js, program: analyzed.program, ...(transpiledMap !== undefined ? { transpiledMap } : {}) };
 }
 
 /** Issues found in transpiled TypeScript point back at the TypeScript the caller wrote. */

@@ -3,9 +3,8 @@ import type { Language } from "../../schemas/execute";
 import type { ValidationIssue } from "../../schemas/result";
 import { analyze, parseUserCode, RESERVED_PREFIX, WRAPPER_HEADER, wrappedBody, type ParsedProgram } from "../execution/analyze";
 import { instrument, newGuardName, WrapperBreakout, type InstrumentedProgram } from "../execution/instrument";
-import type { PrepareOutcome } from "../execution/prepare";
+import { rejectingOverflow, transpileAndAnalyze, type PrepareOutcome } from "../execution/prepare";
 import { originalPosition, traceMap } from "../execution/source-map";
-import { transpileTypeScript } from "../execution/transpile";
 import type { Declaration } from "./declarations";
 
 // A cell of a session becomes one program for a fresh isolate:
@@ -36,32 +35,14 @@ export type PrepareCellOutcome = { ok: true; cell: PreparedCell } | { ok: false;
 const CELL_FOOTER = "\n})();";
 
 export async function prepareCell(code: string, language: Language, persisted: readonly Declaration[], cell: number): Promise<PrepareCellOutcome> {
-  try {
-    return await prepareOrOverflow(code, language, persisted, cell);
-  } catch (error) {
-    if (error instanceof RangeError && /call stack/i.test(error.message)) {
-      return { ok: false, issues: [{ code: "SYNTAX_ERROR", message: "The code is nested too deeply to process" }] };
-    }
-    throw error;
-  }
+  return rejectingOverflow(() => prepareChecked(code, language, persisted, cell));
 }
 
-async function prepareOrOverflow(code: string, language: Language, persisted: readonly Declaration[], cell: number): Promise<PrepareCellOutcome> {
-  let js = code;
-  let transpiledMap: string | undefined;
-  let parsed: acorn.Program | undefined;
-  if (language === "typescript") {
-    const out = await transpileTypeScript(code);
-    if (!out.ok) return { ok: false, issues: out.issues.map((issue) => ({ code: "SYNTAX_ERROR", ...issue })) };
-    js = out.code;
-    transpiledMap = out.map;
-    parsed = out.ast;
-  }
-  const analyzed = analyze(js, parsed);
-  if (!analyzed.ok) {
-    return { ok: false, issues: transpiledMap ? mapIssues(analyzed.issues, transpiledMap) : analyzed.issues };
-  }
-  const declared = topLevelDeclarations(WRAPPER_HEADER + js, analyzed.program.body, cell);
+async function prepareChecked(code: string, language: Language, persisted: readonly Declaration[], cell: number): Promise<PrepareCellOutcome> {
+  const checked = await transpileAndAnalyze(code, language);
+  if (!checked.ok) return checked;
+  const { js, transpiledMap } = checked;
+  const declared = topLevelDeclarations(WRAPPER_HEADER + js, checked.program.body, cell);
 
   const sources = persisted.filter((d) => d.kind !== "value");
   const values = persisted.filter((d) => d.kind === "value");
@@ -213,12 +194,4 @@ function countNewlines(text: string): number {
   let count = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) count++;
   return count;
-}
-
-function mapIssues(issues: ValidationIssue[], map: string): ValidationIssue[] {
-  const trace = traceMap(map);
-  return issues.map(({ line, column, ...rest }) => {
-    if (line === undefined || column === undefined) return rest;
-    return { ...rest, ...originalPosition(trace, { line, column }) };
-  });
 }
