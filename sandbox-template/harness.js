@@ -35,6 +35,7 @@ import {
   clearTimeoutSafe,
   detachFromUserPromise,
   setTimeoutSafe,
+  protectTimer,
 } from "./primordials.js";
 import { decodeState, encodeState } from "./state.js";
 import makeMain from "./user.js";
@@ -281,6 +282,7 @@ export default class Harness extends WorkerEntrypoint {
       control.trip();
       settleTimeout();
     }, timeoutMs);
+    protectTimer(handle);
 
     let running;
     try {

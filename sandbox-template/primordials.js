@@ -106,6 +106,31 @@ export const PromisePrototypeThen = uncurryThis(Promise.prototype.then);
 
 export const setTimeoutSafe = setTimeout;
 export const clearTimeoutSafe = clearTimeout;
+const clearIntervalSafe = clearInterval;
+const NumberCtor = Number;
+
+/** The timer the run's deadline hangs on (harness.js), which the global clear functions refuse to cancel. */
+let protectedTimer = /** @type {unknown} */ (undefined);
+/** @param {unknown} handle */
+export function protectTimer(handle) {
+  protectedTimer = handle;
+}
+// Timer ids are small integers anyone can guess: without this, `for (id...) clearTimeout(id)` cancelled the
+// harness's own timeout, and a run that awaits forever then ended only at the parent's backstop. Every other timer
+// is cleared as before. Method shorthand: like the builtins, the replacements have no prototype and cannot be
+// constructed.
+const guardedClear = {
+  /** @param {unknown} id */
+  clearTimeout(id) {
+    if (NumberCtor(id) !== protectedTimer) clearTimeoutSafe(/** @type {any} */ (id));
+  },
+  /** @param {unknown} id */
+  clearInterval(id) {
+    if (NumberCtor(id) !== protectedTimer) clearIntervalSafe(/** @type {any} */ (id));
+  },
+};
+Object.defineProperty(globalThis, "clearTimeout", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: guardedClear.clearTimeout, writable: true, configurable: true, enumerable: true }));
+Object.defineProperty(globalThis, "clearInterval", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: guardedClear.clearInterval, writable: true, configurable: true, enumerable: true }));
 
 /**
  * Makes `promise.then(...)` and `await promise` on this one promise look nothing up: SpeciesConstructor and
