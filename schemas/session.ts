@@ -20,8 +20,14 @@ export const MAX_SESSION_QUEUE = 8;
 /** A Durable Object id as hex: 64 characters. Anything else is a session that does not exist. */
 export const SessionIdSchema = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "not a session id"));
 
+/** Session state is carried for JavaScript and TypeScript only (README, "Sessions": what Python would need). */
+export const SESSION_LANGUAGES = ["javascript", "typescript"] as const;
+
 export const CreateSessionRequestSchema = v.strictObject({
-  language: v.optional(LanguageSchema, "javascript"),
+  language: v.optional(
+    v.picklist(SESSION_LANGUAGES, `language must be one of: ${SESSION_LANGUAGES.join(", ")} (sessions do not carry Python state yet)`),
+    "javascript",
+  ),
   config: v.optional(ExecuteConfigSchema, () => v.parse(ExecuteConfigSchema, {})),
   ttlSeconds: v.optional(
     v.pipe(

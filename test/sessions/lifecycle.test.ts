@@ -45,6 +45,8 @@ describe("session routes", () => {
     [{ ttlSeconds: 0 }, "ttlSeconds"],
     [{ ttlSeconds: 7 * 24 * 3600 + 1 }, "ttlSeconds"],
     [{ language: "cobol" }, "language"],
+    // Python runs, but its state is not carried: a Python session would silently run its cells as JavaScript.
+    [{ language: "python" }, "sessions do not carry Python state"],
     [{ config: { timeout: 5 } }, "config.timeout"],
     [{ extra: true }, "extra"],
   ])("refuses a bad POST /sessions body %j with a 400 naming it", async (body, path) => {
