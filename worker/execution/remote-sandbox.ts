@@ -4,7 +4,8 @@ import { childCapabilityProps } from "../capabilities/child-env";
 import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
 import { mintGrant, revokeGrant } from "./sandbox-grants";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
-import { childLimits, childRunInput, outcomeOfReply, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
+import { parseChildReply } from "./child-protocol";
+import { childLimits, childRunInput, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
 
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
@@ -93,7 +94,7 @@ export class RemoteSandboxHost implements SandboxHost {
       const parsed = v.safeParse(PlaneAnswerSchema, await response.json());
       if (!parsed.success) return { kind: "failed", name: "SandboxError", message: "the sandbox plane answered with a malformed reply" };
       const answer = parsed.output;
-      return answer.kind === "reply" ? outcomeOfReply(answer.reply) : answer;
+      return answer.kind === "reply" ? parseChildReply(answer.reply) : answer;
     } catch (error) {
       if (error instanceof ServiceError) throw error;
       if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "unresponsive" };

@@ -80,9 +80,6 @@ export function childLimits(run: SandboxRun): { cpuMs: number; subRequests: numb
   return { cpuMs: run.timeoutMs + graceMs(run), subRequests: SUBREQUEST_LIMIT + MAX_LOG_FLUSHES };
 }
 
-/** What the harness's run() resolved with, wherever it ran: untrusted, parsed, validated and capped only there. */
-export const outcomeOfReply: (raw: unknown) => SandboxOutcome = parseChildReply;
-
 export function outcomeOfError(error: unknown): SandboxOutcome {
   return {
     kind: "failed",
@@ -129,7 +126,7 @@ export class InProcessSandboxHost implements SandboxHost {
     const backstop = new Promise<{ kind: "unresponsive" }>((resolve) => {
       timer = setTimeout(() => resolve({ kind: "unresponsive" }), run.timeoutMs + graceMs(run));
     });
-    const call = harness.run(childRunInput(run)).then(outcomeOfReply, outcomeOfError);
+    const call = harness.run(childRunInput(run)).then(parseChildReply, outcomeOfError);
     const cancel = cancelWatch(run.cancellation, () => harness.cancel());
     try {
       return await Promise.race([call, backstop, cancel.cancelled]);
