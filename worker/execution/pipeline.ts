@@ -3,7 +3,7 @@ import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from 
 import { buildChildEnv } from "../capabilities/child-env";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
-import { prepare } from "./prepare";
+import { prepareProgram, programSource } from "./program";
 import type { SourcePosition } from "./source-map";
 import { runInSandbox, type SandboxOutcome } from "./sandbox";
 
@@ -49,7 +49,7 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
-  const prepared = await prepare(request.code, request.language);
+  const prepared = await prepareProgram(programSource(request));
   await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
@@ -57,6 +57,7 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   } else {
     const outcome = await runInSandbox(deps.env.LOADER, {
       moduleCode: prepared.program.moduleCode,
+      modules: prepared.modules,
       childEnv: buildChildEnv(deps.ctx, {
         executionId: execution.executionId,
         config: request.config,
@@ -92,6 +93,7 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
     code,
     name: code === "SYNTAX_ERROR" ? "SyntaxError" : "PolicyViolation",
     message: `${first?.message ?? "code was rejected"}${more}`,
+    ...(first?.file !== undefined ? { file: first.file } : {}),
     ...(first?.line !== undefined ? { line: first.line } : {}),
     ...(first?.column !== undefined ? { column: first.column } : {}),
   };

@@ -7,6 +7,8 @@ const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
 
 export interface SandboxRun {
   moduleCode: string;
+  /** The program's other modules (its files, its packages), as data, so any host can load them. */
+  modules?: Record<string, WorkerLoaderModule>;
   childEnv: Record<string, unknown>;
   contextJson: string;
   timeoutMs: number;
@@ -29,7 +31,7 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
     compatibilityFlags: [],
     mainModule: SANDBOX_MAIN_MODULE,
-    modules: { ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
+    modules: { ...(run.modules ?? {}), ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
     env: run.childEnv,
     globalOutbound: null,
     // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.

@@ -2,7 +2,7 @@ import { ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execu
 import { MAX_REQUEST_BYTES } from "../../schemas/limits";
 import type { ValidateResponse } from "../../schemas/result";
 import { executeRequest, type Caller, type PipelineDeps } from "../execution/pipeline";
-import { prepare } from "../execution/prepare";
+import { prepareProgram, programSource } from "../execution/program";
 import { parseInput, readJsonBody } from "../parse";
 
 export async function handleExecute(request: Request, deps: PipelineDeps, caller: Caller): Promise<Response> {
@@ -12,7 +12,7 @@ export async function handleExecute(request: Request, deps: PipelineDeps, caller
 
 export async function handleValidate(request: Request): Promise<Response> {
   const input = parseInput(ValidateRequestSchema, await readJsonBody(request, MAX_REQUEST_BYTES));
-  const prepared = await prepare(input.code, input.language);
+  const prepared = await prepareProgram(programSource(input));
   const body: ValidateResponse = prepared.ok ? { valid: true, errors: [] } : { valid: false, errors: prepared.issues };
   return Response.json(body);
 }
