@@ -33,11 +33,14 @@ import {
   detachFromUserPromise,
   setTimeoutSafe,
 } from "./primordials.js";
-import makeMain from "./user.js";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
 import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
+import { armModuleGuard } from "./module-guard.js";
+// Last: modules evaluate in import order, and a multi-file program's other modules (and its packages) run their
+// top level when user.js is evaluated, so every harness module must be evaluated, and capture what it needs, first.
+import makeMain from "./user.js";
 
 // Keep in sync with schemas/limits.ts and worker/execution/child-protocol.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -170,6 +173,8 @@ export default class Harness extends WorkerEntrypoint {
     captureConsole(logs, input.captureLogs === true);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + timeoutMs, input.stepsPerMs);
+    // The program's other modules and its packages check this guard from now on (module-guard.js).
+    armModuleGuard(control);
 
     /** @type {(json: string) => void} */
     let resolveReply = () => {};

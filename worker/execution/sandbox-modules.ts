@@ -11,9 +11,15 @@ import guard from "../../sandbox-template/guard.js";
 import primordials from "../../sandbox-template/primordials.js";
 // @ts-ignore Text module
 import capabilities from "../../sandbox-template/capabilities.js";
+// @ts-ignore Text module
+import moduleGuard from "../../sandbox-template/module-guard.js";
 
 export const USER_MODULE_NAME = "user.js";
 export const SANDBOX_MAIN_MODULE = "harness.js";
+/** The guard for ordinary modules (sandbox-template/module-guard.js); scripts/build-packages.mjs GUARD_MODULE. */
+export const MODULE_GUARD_MODULE = "module-guard.js";
+/** Per-run limits module-guard.js reads at load. */
+export const RUN_LIMITS_MODULE = "run-limits.json";
 
 export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   [SANDBOX_MAIN_MODULE]: harness as unknown as string,
@@ -21,4 +27,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "encode.js": encode as unknown as string,
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
+  [MODULE_GUARD_MODULE]: moduleGuard as unknown as string,
 };

@@ -1,6 +1,6 @@
 import { GUARD_STEPS_PER_MS, PARENT_GRACE_MS, SUBREQUEST_LIMIT } from "../../schemas/limits";
 import { parseChildReply, type HarnessEntrypoint, type ReceivedReply } from "./child-protocol";
-import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
+import { RUN_LIMITS_MODULE, SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
 const SANDBOX_COMPATIBILITY_DATE = "2026-08-01";
@@ -31,7 +31,12 @@ export async function runInSandbox(loader: WorkerLoader, run: SandboxRun): Promi
     compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
     compatibilityFlags: [],
     mainModule: SANDBOX_MAIN_MODULE,
-    modules: { ...(run.modules ?? {}), ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
+    modules: {
+      ...(run.modules ?? {}),
+      ...SANDBOX_MODULES,
+      [RUN_LIMITS_MODULE]: { json: { timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS } },
+      [USER_MODULE_NAME]: run.moduleCode,
+    },
     env: run.childEnv,
     globalOutbound: null,
     // The CPU ceiling sits past the timeout so the guard can stop the code first and keep its logs.
