@@ -9,6 +9,7 @@ interface __BaseEnv_Env {
 	AI_BASE_URL: "";
 	SERVICE_HOSTNAMES: "";
 	ALLOWED_ORIGINS: "";
+	SANDBOX_PLANE_URL: "";
 }
 declare namespace Cloudflare {
 	interface GlobalProps {

@@ -21,6 +21,8 @@ export const EXECUTION_ERROR_CODES = [
   "TIMEOUT",
   "CAPABILITY_DENIED",
   "SANDBOX_ERROR",
+  /** Local and self-hosted: the sandbox process ran out of memory and died (production's isolate limit). */
+  "RESOURCE_LIMIT",
 ] as const;
 export type ExecutionErrorCode = (typeof EXECUTION_ERROR_CODES)[number];
 

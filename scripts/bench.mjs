@@ -1,27 +1,45 @@
 #!/usr/bin/env node
-// npm run bench: latency and throughput of POST /execute against a bare Worker Loader floor, on this machine.
+// npm run bench: what one execution costs in this service, side by side with a bare Worker Loader floor and with
+// Cloudflare's codemode executor, on this machine, in one run.
 //
-// Starts two `wrangler dev` processes on random loopback ports, each with its own throw-away state directory:
-// the service (wrangler.jsonc) and the floor (scripts/bench-floor/: one fresh trivial isolate per request and
-// nothing else). Both get the same warm-up, then every workload is measured sequentially (requests interleaved
-// round-robin across workloads, so background noise hits all of them alike) and then with some concurrency.
+// Starts four `wrangler dev` processes on random loopback ports, each with its own throw-away state directory:
+//   floor     scripts/bench-peers/floor/: one fresh trivial isolate per request, called once, nothing else
+//   codemode  scripts/bench-peers/codemode/: @cloudflare/codemode's DynamicWorkerExecutor, execute("return 1 + 1")
+//   http      the service (wrangler.jsonc), POST /execute
+//   rpc       examples/caller-worker in front of the service, calling executeCode over the service binding
+// Each system also answers a no-op request (floor and codemode GET /noop, the service GET /health, the caller a
+// request it answers itself without RPC). Per-execution cost is c1 p50 minus the system's own no-op p50, so the
+// HTTP path through wrangler's proxy, which every system pays alike, cancels out. Throughput is measured at
+// concurrency BENCH_CONCURRENCY, and the CPU the system's processes used (/proc) is divided by the requests.
+// Requests are interleaved round-robin across workloads, so background noise hits all of them alike.
 // Everything it starts is stopped on exit.
 //
 // Options (environment): BENCH_REQUESTS (sequential requests per workload, default 60), BENCH_CONCURRENCY
-// (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 60), BENCH_WARMUP (default 15), BENCH_WORKLOADS
-// (comma-separated names, default all; floor and js are always measured, the ratios need them).
-// MINIFLARE_WORKERD_V8_FLAGS is passed through to workerd, e.g. "--no-flush-liftoff-code" to compare.
+// (default 4), BENCH_CONCURRENT_REQUESTS (per workload, default 120), BENCH_WARMUP (default 15), BENCH_WORKLOADS
+// (comma-separated names of the service workloads below, default all), BENCH_SERVICE_CONFIG (another wrangler
+// config for the service, e.g. to compare a setting), BENCH_BASELINE (another checkout, measured alongside).
+// MINIFLARE_WORKERD_V8_FLAGS and X_LOCAL_OBSERVABILITY (wrangler's local trace collector) reach wrangler.
 
 import { join } from "node:path";
 import * as esbuild from "esbuild-wasm";
+import { cpuMsOfGroup } from "./bench-cpu.mjs";
 import { ROOT, startLocalService } from "./local-service.mjs";
 
 const SEQUENTIAL_REQUESTS = positiveInt("BENCH_REQUESTS", 60);
 const CONCURRENCY = positiveInt("BENCH_CONCURRENCY", 4);
-const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 60);
+const CONCURRENT_REQUESTS = positiveInt("BENCH_CONCURRENT_REQUESTS", 120);
 const WARMUP_REQUESTS = positiveInt("BENCH_WARMUP", 15);
+/** Sandbox hosts of the plane system (BENCH_HOSTS; default: the number of cores, as npm run dev). */
+const BENCH_HOSTS = process.env.BENCH_HOSTS ? positiveInt("BENCH_HOSTS", 1) : undefined;
 const REQUEST_TIMEOUT_MS = 30_000;
-
+const SERVICE_CONFIG = process.env.BENCH_SERVICE_CONFIG ? join(ROOT, process.env.BENCH_SERVICE_CONFIG) : join(ROOT, "wrangler.jsonc");
+/**
+ * Another checkout of this repository (with node_modules), e.g. `git worktree add /tmp/base main`: its service is
+ * measured too, as http-baseline and rpc-baseline, interleaved with this one, so before/after compare in one run.
+ */
+const BASELINE_DIR = process.env.BENCH_BASELINE;
+/** Iterations of the guard workload: every one is one guard check. */
+const GUARD_LOOP_ITERATIONS = 2_000_000;
 function positiveInt(name, fallback) {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
@@ -90,106 +108,219 @@ return { totals, office: byTag(items, "office").length, seed };
 const JS_PROGRAM = "return 1 + 1";
 const REPEATED_TS_PROGRAM = typescriptProgram(0);
 const REPEATED_ENUM_PROGRAM = typescriptProgram(0, { withEnum: true });
+const GUARD_PROGRAM = `let n = 0;\nfor (let i = 0; i < ${GUARD_LOOP_ITERATIONS}; i++) n += i;\nreturn n;`;
 
 /** The same program already in JavaScript: ts-unique minus this is what transpiling costs. */
 async function javascriptTwin(seed) {
   return (await esbuild.transform(typescriptProgram(seed), { loader: "ts", target: "esnext" })).code;
 }
 
-let uniqueSeed = 1;
-const ALL_WORKLOADS = [
-  { name: "floor", target: "floor", body: () => null },
-  { name: "js", target: "service", body: () => ({ code: JS_PROGRAM }) },
-  { name: "js-50-unique", target: "service", body: async () => ({ code: await javascriptTwin(uniqueSeed++) }) },
-  { name: "ts-unique", target: "service", body: () => ({ code: typescriptProgram(uniqueSeed++), language: "typescript" }) },
-  { name: "ts-repeat", target: "service", body: () => ({ code: REPEATED_TS_PROGRAM, language: "typescript" }) },
+const post = (path, body) => ({ path, method: "POST", body });
+const get = (path) => ({ path, method: "GET" });
+
+/** What each system runs, and its own no-op. `ok` checks the answer, so a broken system cannot look fast. */
+const SYSTEMS = [
   {
-    name: "ts-enum-unique",
-    target: "service",
-    body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }),
+    name: "floor",
+    config: { config: join(ROOT, "scripts", "bench-peers", "floor", "wrangler.jsonc"), migrate: false, ready: get("/noop") },
+    execute: () => post("/", {}),
+    noop: () => get("/noop"),
+    ok: (status, body) => status === 200 && body.resultJson === "2",
   },
-  { name: "ts-enum-repeat", target: "service", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
+  {
+    name: "codemode",
+    config: { config: join(ROOT, "scripts", "bench-peers", "codemode", "wrangler.jsonc"), migrate: false, ready: get("/noop") },
+    execute: () => post("/", {}),
+    noop: () => get("/noop"),
+    ok: (status, body) => status === 200 && body.result === 2,
+  },
+  {
+    name: "http",
+    config: { config: SERVICE_CONFIG, ready: get("/health") },
+    execute: () => post("/execute", { code: JS_PROGRAM }),
+    noop: () => get("/health"),
+    ok: (status, body) => status === 200 && body.success === true && body.result === 2 && body.warnings === undefined,
+  },
+  {
+    name: "rpc",
+    config: {
+      config: SERVICE_CONFIG,
+      devConfigs: [join(ROOT, "examples", "caller-worker", "wrangler.jsonc"), SERVICE_CONFIG],
+      // The caller answers 404 to anything but GET /hello and POST: a request it serves without calling RPC.
+      ready: get("/hello"),
+    },
+    execute: () => post("/", { method: "executeCode", args: [JS_PROGRAM] }),
+    noop: () => get("/noop"),
+    noopStatus: 404,
+    ok: (status, body) => status === 200 && body.ok === true && body.result.success === true && body.result.result === 2,
+  },
+];
+
+// The same service with its children in the sandbox plane (README, "Sandbox plane"): what the extra hop costs.
+// BENCH_PLANE=0 leaves it out; BENCH_HOSTS sets its host count (default: the number of cores, as npm run dev).
+if (process.env.BENCH_PLANE !== "0") {
+  const http = SYSTEMS.find((candidate) => candidate.name === "http");
+  SYSTEMS.push({ ...http, name: "http-plane", config: { ...http.config, plane: { hosts: BENCH_HOSTS, log: () => {} } } });
+}
+
+if (BASELINE_DIR) {
+  const baselineConfig = join(BASELINE_DIR, "wrangler.jsonc");
+  for (const name of ["http", "rpc"]) {
+    const system = SYSTEMS.find((candidate) => candidate.name === name);
+    SYSTEMS.push({
+      ...system,
+      name: `${name}-baseline`,
+      config: {
+        ...system.config,
+        config: baselineConfig,
+        ...(system.config.devConfigs ? { devConfigs: [join(BASELINE_DIR, "examples", "caller-worker", "wrangler.jsonc"), baselineConfig] } : {}),
+      },
+    });
+  }
+}
+
+let uniqueSeed = 1;
+/** More service workloads (over HTTP), compared with `js` = the http system's execution. */
+const SERVICE_WORKLOADS = [
+  { name: "js-50-unique", body: async () => ({ code: await javascriptTwin(uniqueSeed++) }) },
+  { name: "ts-unique", body: () => ({ code: typescriptProgram(uniqueSeed++), language: "typescript" }) },
+  { name: "ts-repeat", body: () => ({ code: REPEATED_TS_PROGRAM, language: "typescript" }) },
+  { name: "ts-enum-unique", body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }) },
+  { name: "ts-enum-repeat", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
+  { name: "guard-loop", body: () => ({ code: GUARD_PROGRAM }) },
 ];
 
 const selected = process.env.BENCH_WORKLOADS?.split(",").map((name) => name.trim());
-const WORKLOADS = ALL_WORKLOADS.filter((w) => !selected || ["floor", "js", ...selected].includes(w.name));
+const EXTRA = SERVICE_WORKLOADS.filter((w) => !selected || selected.includes(w.name));
 
 const started = [];
 let stopping = false;
 
 async function main() {
-  const [service, floor] = await Promise.all([
-    startWrangler("service", join(ROOT, "wrangler.jsonc"), { path: "/health" }),
-    startWrangler("floor", join(ROOT, "scripts", "bench-floor", "wrangler.jsonc"), { path: "/", method: "POST" }),
-  ]);
-  const urls = { service: `${service.url}/execute`, floor: `${floor.url}/` };
-  const send = async (workload) => timedRequest(urls[workload.target], await workload.body());
+  const running = await Promise.all(SYSTEMS.map((system) => startWrangler(system)));
+  const byName = new Map(running.map((service, i) => [SYSTEMS[i].name, { ...SYSTEMS[i], service }]));
+  const http = byName.get("http");
+
+  /** Every measured thing is a workload: a system's execution, its no-op, or a service program over HTTP. */
+  const workloads = [];
+  for (const system of byName.values()) {
+    workloads.push({ name: system.name, system, request: system.execute });
+    const noopOk = system.noopStatus ?? 200;
+    workloads.push({ name: `${system.name}-noop`, system: { ...system, ok: (status) => status === noopOk }, request: system.noop });
+  }
+  for (const extra of EXTRA) {
+    workloads.push({
+      name: extra.name,
+      system: { ...http, ok: (status, body) => status === 200 && body.success === true },
+      request: async () => post("/execute", await extra.body()),
+    });
+  }
+  const send = async (workload, request) => timedRequest(workload.system, request ?? (await workload.request()));
 
   console.log(`warm-up: ${WARMUP_REQUESTS} requests per workload`);
-  for (let i = 0; i < WARMUP_REQUESTS; i++) for (const workload of WORKLOADS) await send(workload);
+  for (let i = 0; i < WARMUP_REQUESTS; i++) for (const workload of workloads) await send(workload);
 
-  const sequential = new Map(WORKLOADS.map((w) => [w.name, []]));
+  const sequential = new Map(workloads.map((w) => [w.name, []]));
   for (let i = 0; i < SEQUENTIAL_REQUESTS; i++) {
-    for (const workload of WORKLOADS) sequential.get(workload.name).push(await send(workload));
+    for (const workload of workloads) sequential.get(workload.name).push(await send(workload));
   }
 
   const concurrent = new Map();
-  for (const workload of WORKLOADS) {
-    // Bodies are made up front: making them must not count against the service.
-    const bodies = await Promise.all(Array.from({ length: CONCURRENT_REQUESTS }, () => workload.body()));
+  for (const workload of workloads) {
+    // Requests are made up front: making them must not count against the system.
+    const requests = await Promise.all(Array.from({ length: CONCURRENT_REQUESTS }, () => workload.request()));
+    const cpuBefore = cpuMsOfGroup(workload.system.service.proc.pid);
     const before = performance.now();
-    const latencies = await runConcurrently(CONCURRENCY, bodies, (body) => timedRequest(urls[workload.target], body));
-    concurrent.set(workload.name, { latencies, elapsedMs: performance.now() - before });
+    const latencies = await runConcurrently(CONCURRENCY, requests, (request) => send(workload, request));
+    const elapsedMs = performance.now() - before;
+    const cpuMs = cpuMsOfGroup(workload.system.service.proc.pid) - cpuBefore;
+    concurrent.set(workload.name, { latencies, elapsedMs, cpuMsPerRequest: cpuMs / latencies.length });
   }
-
-  const rows = [];
-  for (const workload of WORKLOADS) {
-    const seq = sequential.get(workload.name);
-    const con = concurrent.get(workload.name);
-    rows.push({
-      workload: workload.name,
-      "seq p50 ms": round(percentile(seq, 50)),
-      "seq p95 ms": round(percentile(seq, 95)),
-      // One request at a time: throughput is the inverse of the mean latency.
-      "seq req/s": round((seq.length / seq.reduce((sum, ms) => sum + ms, 0)) * 1000),
-      [`c=${CONCURRENCY} p50 ms`]: round(percentile(con.latencies, 50)),
-      [`c=${CONCURRENCY} p95 ms`]: round(percentile(con.latencies, 95)),
-      [`c=${CONCURRENCY} req/s`]: round((con.latencies.length / con.elapsedMs) * 1000),
-    });
-  }
-  console.log(
-    `\nPOST /execute vs. the Worker Loader floor: ${SEQUENTIAL_REQUESTS} sequential + ${CONCURRENT_REQUESTS} ` +
-      `concurrent requests per workload` +
-      (process.env.MINIFLARE_WORKERD_V8_FLAGS ? ` (V8 flags: ${process.env.MINIFLARE_WORKERD_V8_FLAGS})` : ""),
-  );
-  console.table(rows);
 
   const p50 = (name) => percentile(sequential.get(name), 50);
-  const ratio = (a, b, target) => {
-    const value = p50(a) / p50(b);
-    return `${a} / ${b} p50 = ${value.toFixed(2)}x (target <= ${target}x) ${value <= target ? "ok" : "MISSED"}`;
-  };
-  console.log(ratio("js", "floor", 1.3));
-  for (const workload of WORKLOADS) if (workload.name.startsWith("ts-")) console.log(ratio(workload.name, "js", 1.5));
-  if (sequential.has("ts-unique") && sequential.has("js-50-unique")) {
-    const cost = p50("ts-unique") - p50("js-50-unique");
-    console.log(`transpiling the 50-line program (ts-unique - js-50-unique p50): ${round(cost)} ms`);
+  const throughput = (name) => (concurrent.get(name).latencies.length / concurrent.get(name).elapsedMs) * 1000;
+  const perExecution = (name) => p50(name) - p50(`${name}-noop`);
+  const cpuPerExecution = (name) => concurrent.get(name).cpuMsPerRequest - concurrent.get(`${name}-noop`).cpuMsPerRequest;
+
+  console.log(
+    `\nOne execution of \`return 1 + 1\`: ${SEQUENTIAL_REQUESTS} sequential + ${CONCURRENT_REQUESTS} requests at ` +
+      `c=${CONCURRENCY} per workload` +
+      (process.env.MINIFLARE_WORKERD_V8_FLAGS ? ` (V8 flags: ${process.env.MINIFLARE_WORKERD_V8_FLAGS})` : "") +
+      (process.env.BENCH_SERVICE_CONFIG ? ` (service config: ${process.env.BENCH_SERVICE_CONFIG})` : ""),
+  );
+  console.table(
+    SYSTEMS.map(({ name }) => ({
+      system: name,
+      "c1 p50 ms": round(p50(name)),
+      "no-op p50 ms": round(p50(`${name}-noop`)),
+      "per exec ms": round(perExecution(name)),
+      "x floor": ratioText(perExecution(name) / perExecution("floor")),
+      [`c${CONCURRENCY} req/s`]: round(throughput(name)),
+      [`c${CONCURRENCY} x floor`]: ratioText(throughput(name) / throughput("floor")),
+      "CPU ms/exec": round(cpuPerExecution(name)),
+    })),
+  );
+  if (byName.has("http-plane")) {
+    const cost = perExecution("http-plane") - perExecution("http");
+    console.log(`return 1 + 1 in the sandbox plane - in-process, per execution: ${round(cost)} ms (target <= 1 ms) ${cost <= 1 ? "ok" : "MISSED"}`);
+  }
+  for (const name of ["http", "rpc", ...(BASELINE_DIR ? ["http-baseline", "rpc-baseline"] : [])]) {
+    const cost = perExecution(name) / perExecution("floor");
+    const rate = throughput(name) / throughput("floor");
+    console.log(
+      `${name}: per execution ${cost.toFixed(2)}x floor (target <= 1.3x) ${cost <= 1.3 ? "ok" : "MISSED"}; ` +
+        `c${CONCURRENCY} throughput ${rate.toFixed(2)}x floor (target >= 0.9x) ${rate >= 0.9 ? "ok" : "MISSED"}`,
+    );
+  }
+
+  if (EXTRA.length > 0) {
+    console.log(`\nMore programs over HTTP (p50 minus the service's no-op, ms):`);
+    console.table(
+      EXTRA.map(({ name }) => ({
+        workload: name,
+        "c1 p50 ms": round(p50(name)),
+        "c1 p95 ms": round(percentile(sequential.get(name), 95)),
+        "per exec ms": round(p50(name) - p50("http-noop")),
+        [`c${CONCURRENCY} req/s`]: round(throughput(name)),
+      })),
+    );
+    for (const { name } of EXTRA) {
+      if (!name.startsWith("ts-")) continue;
+      const value = p50(name) / p50("http");
+      console.log(`${name} / js p50 = ${value.toFixed(2)}x (target <= 1.5x) ${value <= 1.5 ? "ok" : "MISSED"}`);
+    }
+    if (sequential.has("ts-unique") && sequential.has("js-50-unique")) {
+      console.log(`transpiling the 50-line program (ts-unique - js-50-unique p50): ${round(p50("ts-unique") - p50("js-50-unique"))} ms`);
+    }
+    if (sequential.has("guard-loop")) {
+      // The loop's own cost beyond `return 1 + 1`, one guard check per iteration.
+      const loopMs = p50("guard-loop") - p50("http");
+      console.log(`guard: ${GUARD_LOOP_ITERATIONS} checked iterations in ${round(loopMs)} ms = ${Math.round(GUARD_LOOP_ITERATIONS / loopMs)} checks/ms`);
+    }
   }
 }
 
-async function timedRequest(url, body) {
+const ratioText = (value) => `${value.toFixed(2)}x`;
+
+async function timedRequest(system, request) {
+  const url = `${system.service.url}${request.path}`;
   const before = performance.now();
   const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: body === null ? "{}" : JSON.stringify(body),
+    method: request.method,
+    ...(request.body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(request.body) } : {}),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   const text = await response.text();
   const elapsedMs = performance.now() - before;
-  if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 500)}`);
-  const parsed = JSON.parse(text);
-  if (body !== null && parsed.success !== true) throw new Error(`${url} did not succeed: ${text.slice(0, 500)}`);
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!system.ok(response.status, body ?? {})) {
+    throw new Error(`${system.name}: ${request.method} ${url} answered ${response.status}: ${text.slice(0, 500)}`);
+  }
   return elapsedMs;
 }
 
@@ -221,10 +352,11 @@ function watchExit(service) {
   return service;
 }
 
-async function startWrangler(label, config, ready) {
-  // Only the service has databases; the floor is one trivial isolate per request and nothing else.
-  const service = await startLocalService({ label: `bench-${label}`, config, migrate: label === "service", ready, args: ["--log-level", "warn"] });
-  return watchExit({ ...service, label });
+async function startWrangler(system) {
+  const { config, devConfigs, migrate = true, ready, plane } = system.config;
+  const service = await startLocalService({ label: `bench-${system.name}`, config, devConfigs, migrate, ready, plane, args: ["--log-level", "warn"] });
+  if (plane && !(await service.plane.ready())) throw new Error("the sandbox hosts did not come up");
+  return watchExit({ ...service, label: system.name });
 }
 
 async function stopAll() {

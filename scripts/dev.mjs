@@ -1,21 +1,26 @@
 #!/usr/bin/env node
-// `npm run dev`: wrangler dev under a supervisor.
+// `npm run dev`: the front Worker (wrangler dev) and the sandbox plane (scripts/sandbox-plane.mjs: N sandbox-host
+// workerd processes and their dispatcher), under one supervisor that never gives up.
 //
-// Instrumentation stops the user's loops, but some work cannot be interrupted in local workerd (no CPU limit
-// there): a catastrophic regex or a huge builtin call holds the runtime's only JavaScript thread and every later
-// request hangs. This supervisor probes GET /health with a short deadline and, when the runtime stops answering,
-// kills wrangler and its workerd processes and starts them again. Executions that were running are left as
-// `running` rows; the history module's orphan sweep (triggered from here) turns them into `aborted` once
-// their own deadline has passed.
+// User code never runs in the front's process: each execution goes to a sandbox host, so a runaway the guard
+// cannot interrupt (a catastrophic regex, a builtin-only microtask loop) or a memory bomb costs only the host it
+// ran on, which the plane kills and replaces (README, "Sandbox plane"). The front itself is supervised too: it is
+// probed with GET /health and restarted when it stops answering, or when it exits, with backoff (0.25 s doubling
+// to 10 s; reset once it has stayed up), forever, saying so in the console.
 //
-// Arguments are passed to `wrangler dev` unchanged: `npm run dev -- --port 8788 --ip 127.0.0.1`.
+// Flags of this script (the rest goes to `wrangler dev` unchanged: `npm run dev -- --port 8788`):
+//   --hosts N      sandbox hosts (default: the number of cores)
+//   --slots N      executions per host at once (default 4)
+//   --in-process   no plane: children run inside the front, as deployed (one runaway then stops everything)
 // Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
 // Tuning (environment): DEV_PROBE_INTERVAL_MS, DEV_PROBE_DEADLINE_MS, DEV_PROBE_MISSES.
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
+import os from "node:os";
 import { CHILD_ENV, LOCAL_VARS, ROOT, WRANGLER, applyLocalMigrations } from "./local-service.mjs";
+import { DEFAULT_SLOTS_PER_HOST, startSandboxPlane } from "./sandbox-plane.mjs";
 
 const PROBE_INTERVAL_MS = Number(process.env.DEV_PROBE_INTERVAL_MS ?? 1_000);
 const PROBE_DEADLINE_MS = Number(process.env.DEV_PROBE_DEADLINE_MS ?? 2_000);
@@ -25,11 +30,36 @@ const PROBE_MISSES = Number(process.env.DEV_PROBE_MISSES ?? 2);
 const SLOW_START_MS = 30_000;
 /** A wedged workerd ignores SIGTERM (its event loop is the stuck thread), so SIGKILL follows quickly. */
 const TERM_GRACE_MS = 1_500;
-/** Restarts allowed in CRASH_WINDOW_MS before the supervisor gives up: a crash loop needs a human. */
-const MAX_RESTARTS_IN_WINDOW = 5;
-const CRASH_WINDOW_MS = 60_000;
+/** Restart delays while the front keeps failing: the first restart is at once, then these, doubling. */
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** A front that stayed up this long before failing counts as healthy again: its next restart is immediate. */
+const STABLE_AFTER_MS = 30_000;
 
-const args = process.argv.slice(2);
+/** Takes this script's own flags out of argv; the rest is wrangler's. */
+function ownFlags(argv) {
+  const rest = [];
+  const flags = { hosts: os.availableParallelism(), slots: DEFAULT_SLOTS_PER_HOST, inProcess: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].split("=", 2);
+    const value = () => Number(inline ?? argv[++i]);
+    if (name === "--hosts") flags.hosts = value();
+    else if (name === "--slots") flags.slots = value();
+    else if (name === "--in-process") flags.inProcess = true;
+    else rest.push(argv[i]);
+  }
+  for (const key of ["hosts", "slots"]) {
+    if (!Number.isInteger(flags[key]) || flags[key] < 1) {
+      console.error(`--${key} needs a whole number of at least 1`);
+      process.exit(2);
+    }
+  }
+  return { flags, rest };
+}
+
+const { flags, rest: wranglerArgs } = ownFlags(process.argv.slice(2));
+// Hosts call the front back on 127.0.0.1: make sure it listens there (wrangler's default, localhost, can be ::1).
+const args = flags.inProcess || flagValue(wranglerArgs, "--ip") ? wranglerArgs : [...wranglerArgs, "--ip", "127.0.0.1"];
 const tag = process.stdout.isTTY ? "\x1b[1;35m[code-exec dev]\x1b[0m" : "[code-exec dev]";
 const say = (message) => console.error(`${tag} ${message}`);
 
@@ -59,14 +89,17 @@ function applyMigrations() {
 let child;
 let baseUrl = urlFromArgs(args);
 let stopping = false;
-let restarts = [];
+let restarts = 0;
+let backoffMs = 0;
 let probeTimer;
+let plane;
 
 function start() {
   const env = { ...CHILD_ENV, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) };
   // Own process group, so a restart (and Ctrl-C) can take down wrangler and both of its workerd processes at once.
   // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
-  const proc = spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const planeVars = plane ? ["--var", `SANDBOX_PLANE_URL:${plane.url}`] : [];
+  const proc = spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...planeVars, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
   child = state;
   const relay = (stream, sink) => {
@@ -87,13 +120,9 @@ function start() {
   proc.on("exit", (code, signal) => {
     state.exited = true;
     if (stopping || state.stopping || child !== state) return;
-    // A first start that fails is a configuration problem; after a restart it can be the old runtime still
-    // holding the port, so that case retries (bounded by the crash-loop limit).
-    if (!state.ready && restarts.length === 0) {
-      say(`wrangler dev exited before the service came up (${signal ?? `exit code ${code}`}); not restarting.`);
-      process.exit(code ?? 1);
-    }
-    say(`wrangler dev exited unexpectedly (${signal ?? `exit code ${code}`}); restarting.`);
+    // Before or after it came up: a configuration error is fixed by a human while this keeps trying, a port
+    // still held by the old runtime frees itself, and a crash is a crash.
+    say(`wrangler dev exited ${state.ready ? "unexpectedly" : "before the service came up"} (${signal ?? `exit code ${code}`}); restarting.`);
     void restart();
   });
   return state;
@@ -162,20 +191,24 @@ function sweepOrphansAfterRestart() {
 }
 
 let restarting = false;
+let lastRestartAt = 0;
 async function restart(reason) {
   if (restarting || stopping) return;
   restarting = true;
-  const now = Date.now();
-  restarts = [...restarts.filter((t) => now - t < CRASH_WINDOW_MS), now];
-  if (restarts.length > MAX_RESTARTS_IN_WINDOW) {
-    say(`${restarts.length} restarts within ${CRASH_WINDOW_MS / 1000} s: giving up. Fix the cause and run npm run dev again.`);
-    await shutdown(1);
-    return;
-  }
+  restarts++;
+  lastRestartAt = Date.now();
+  const lived = Date.now() - child.startedAt;
+  backoffMs = child.ready && lived > STABLE_AFTER_MS ? 0 : backoffMs === 0 ? BACKOFF_FIRST_MS : Math.min(backoffMs * 2, BACKOFF_MAX_MS);
   if (reason) say(reason);
   await stopChild(child);
   if (stopping) return;
-  say("restarting the local runtime…");
+  if (backoffMs > 0) {
+    say(`restarting the front in ${(backoffMs / 1000).toFixed(2)} s (restart ${restarts}; the delay doubles while it keeps failing)…`);
+    await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    if (stopping) return;
+  } else {
+    say("restarting the front…");
+  }
   start();
   restarting = false;
 }
@@ -189,9 +222,9 @@ async function tick() {
     state.misses = 0;
     if (!state.ready) {
       state.ready = true;
-      const wasRestart = restarts.length > 0;
+      const wasRestart = restarts > 0;
       if (wasRestart) {
-        const seconds = ((Date.now() - restarts.at(-1)) / 1000).toFixed(1);
+        const seconds = ((Date.now() - lastRestartAt) / 1000).toFixed(1);
         say(
           `runtime is back on ${baseUrl} (${seconds} s after the hang was detected). Executions the restart ` +
             "interrupted stay `running` until their own deadline (timeout + 30.4 s) and are then recorded as `aborted`; " +
@@ -199,7 +232,12 @@ async function tick() {
         );
         sweepOrphansAfterRestart();
       } else {
-        say(`supervising ${baseUrl}: a runtime that stops answering GET /health for ~${(PROBE_MISSES * (PROBE_INTERVAL_MS + PROBE_DEADLINE_MS)) / 1000} s is restarted.`);
+        say(
+          `supervising ${baseUrl}: a front that stops answering GET /health for ~${(PROBE_MISSES * (PROBE_INTERVAL_MS + PROBE_DEADLINE_MS)) / 1000} s is restarted. ` +
+            (plane
+              ? `User code runs in ${flags.hosts} sandbox host(s) (${plane.url}/health), never in the front.`
+              : "--in-process: user code runs inside the front, so one runaway stops the whole service."),
+        );
       }
     }
     return;
@@ -238,6 +276,7 @@ async function shutdown(code) {
   clearTimeout(probeTimer);
   clearInterval(sweepTimer);
   if (child) await stopChild(child);
+  await plane?.stop();
   process.exit(code);
 }
 
@@ -252,5 +291,9 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   });
 }
 if (process.env.DEV_SKIP_MIGRATIONS !== "1") applyMigrations();
+if (!flags.inProcess) {
+  const frontPort = new URL(urlFromArgs(args)).port || "8787";
+  plane = await startSandboxPlane({ front: `127.0.0.1:${frontPort}`, hosts: flags.hosts, slotsPerHost: flags.slots, log: say });
+}
 start();
 void loop();

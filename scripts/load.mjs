@@ -12,6 +12,10 @@
 // Soak mode: --soak N fast executions at --soak-clients concurrency (default 8), sampling the RSS of the service's
 // workerd processes (/proc, so Linux only) and saying whether it levels off.
 //
+// --plane runs the service's children in a sandbox plane of --hosts hosts (default: the number of cores), as
+// npm run dev does; without it they run in-process, as deployed. --kinds ...,wedge adds code the guard cannot
+// interrupt (a catastrophic regex).
+//
 // Without --url the script starts its own `wrangler dev` on a random loopback port with a throwaway --persist-to
 // directory (local migrations applied there first) and stops it at the end. With --url, pass --key (or
 // CODE_EXEC_API_KEY) if the service has API keys, and --workerd-pid to sample memory.
@@ -38,6 +42,8 @@ const { values: options } = parseArgs({
     "workerd-pid": { type: "string" },
     kinds: { type: "string" },
     "keep-state": { type: "boolean", default: false },
+    plane: { type: "boolean", default: false },
+    hosts: { type: "string" },
   },
 });
 
@@ -61,12 +67,12 @@ const SOAK_CLIENTS = positiveInt("soak-clients", options["soak-clients"]);
 const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
 const includesToken = (text, token) => typeof text === "string" && text.includes(token);
 
-/** @type {Record<string, { weight: number, request: (token: string) => object, check: (body: any, token: string) => string | undefined }>} */
+/** @type {Record<string, { weight: number, optIn?: boolean, request: (token: string) => object, check: (body: any, token: string) => string | undefined }>} */
 const KINDS = {
   "fast-js": {
     weight: 30,
     request: (token) => ({ code: "const xs = [1, 2, 3].map((x) => x * 2);\nreturn { token: context.token, sum: xs.reduce((a, b) => a + b, 0) };", context: { token } }),
-    check: (body, token) => (body.status !== "success" ? `status ${body.status}` : body.result?.token !== token ? "result carries another token" : undefined),
+    check: (body, token) => (body.status !== "success" ? `status ${body.status}${body.error ? ` (${body.error.code}: ${body.error.message.slice(0, 120)})` : ""}` : body.result?.token !== token ? "result carries another token" : undefined),
   },
   typescript: {
     weight: 20,
@@ -75,13 +81,13 @@ const KINDS = {
       code: `interface Ctx { token: string }\ntype Pair<T> = [T, T];\nconst c = context as Ctx;\nconst p: Pair<number> = [${randomInt(1, 9)}, 2];\nreturn { token: c.token, product: p[0] * p[1] };`,
       context: { token },
     }),
-    check: (body, token) => (body.status !== "success" ? `status ${body.status}` : body.result?.token !== token ? "result carries another token" : undefined),
+    check: (body, token) => (body.status !== "success" ? `status ${body.status}${body.error ? ` (${body.error.code}: ${body.error.message.slice(0, 120)})` : ""}` : body.result?.token !== token ? "result carries another token" : undefined),
   },
   console: {
     weight: 20,
     request: (token) => ({ code: "for (let i = 0; i < 200; i++) console.log('line', i, context.token, { i });\nreturn context.token;", context: { token } }),
     check: (body, token) => {
-      if (body.status !== "success") return `status ${body.status}`;
+      if (body.status !== "success") return `status ${body.status}${body.error ? ` (${body.error.code}: ${body.error.message.slice(0, 120)})` : ""}`;
       if (body.result !== token) return "result carries another token";
       if (body.logs?.length !== 200) return `${body.logs?.length} log entries, expected 200`;
       return body.logs.every((entry) => includesToken(entry.message, token)) ? undefined : "a log entry carries another token";
@@ -102,13 +108,22 @@ const KINDS = {
     request: (token) => ({ code: "console.log(context.token);\nlet n = 0;\nwhile (true) { n++; }", context: { token }, config: { timeout: randomInt(200, 500) } }),
     check: (body, token) =>
       body.status !== "timeout"
-        ? `status ${body.status}`
+        ? `status ${body.status}${body.error ? ` (${body.error.code}: ${body.error.message.slice(0, 120)})` : ""}`
         : includesToken(body.logs?.[0]?.message, token)
           ? undefined
           : "the log before the timeout carries another token (or is missing)",
   },
+  // Not in the default mix (--kinds ...,wedge): code the guard cannot interrupt. A catastrophic regex that holds
+  // its thread for about a second: in-process that is every caller's thread, in the sandbox plane one host's,
+  // which is killed at the deadline. Either way this caller gets "timeout" (its logs may be lost).
+  wedge: {
+    weight: 5,
+    optIn: true,
+    request: (token) => ({ code: `console.log(context.token);\nreturn /(a+)+$/.test("a".repeat(26) + "b");`, context: { token }, config: { timeout: 300 } }),
+    check: (body) => (body.status !== "timeout" ? `status ${body.status}${body.error ? ` (${body.error.code}: ${body.error.message.slice(0, 120)})` : ""}` : undefined),
+  },
 };
-const KIND_NAMES = options.kinds ? options.kinds.split(",") : Object.keys(KINDS);
+const KIND_NAMES = options.kinds ? options.kinds.split(",") : Object.keys(KINDS).filter((name) => !KINDS[name].optIn);
 for (const name of KIND_NAMES) {
   if (!KINDS[name]) {
     console.error(`--kinds: unknown kind ${name}; known: ${Object.keys(KINDS).join(", ")}`);
@@ -412,6 +427,8 @@ async function startService() {
     label: "load",
     keepState: options["keep-state"],
     startupDeadlineMs: STARTUP_DEADLINE_MS,
+    // --plane: children run in sandbox hosts (scripts/sandbox-plane.mjs), as under npm run dev.
+    plane: options.plane ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
     // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
     // under the load, which drops requests that have nothing to do with the service's reliability.
     onOutput: (chunk) => {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { startSandboxPlane } from "./sandbox-plane.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -52,10 +53,12 @@ export async function freePort() {
 
 /**
  * Starts `wrangler dev` on a free loopback port with throw-away state (migrated unless `migrate` is false) and
- * waits until `ready` answers 2xx.
+ * waits until `ready` answers 2xx. `devConfigs` replaces `config` on wrangler's command line (a caller Worker
+ * first, then the service it binds to).
  * @param {{
  *   label?: string,
  *   config?: string,
+ *   devConfigs?: string[],
  *   migrate?: boolean,
  *   vars?: Record<string, string>,
  *   args?: string[],
@@ -63,20 +66,25 @@ export async function freePort() {
  *   startupDeadlineMs?: number,
  *   keepState?: boolean,
  *   onOutput?: (chunk: string) => void,
- * }} [options]
+ *   plane?: { hosts?: number, slotsPerHost?: number, log?: (message: string) => void },
+ * }} [options]  plane: run children in a sandbox plane (scripts/sandbox-plane.mjs) instead of in-process.
  */
 export async function startLocalService(options = {}) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
+  // Several configs make one multi-worker dev session (the first one answers HTTP); migrations still use `config`.
+  const devConfigs = options.devConfigs ?? (config ? [config] : []);
   const stateDir = mkdtempSync(path.join(tmpdir(), `code-exec-${label}-`));
   if (migrate) applyLocalMigrations({ persistTo: stateDir, config });
   const port = await freePort();
   const inspectorPort = await freePort();
-  const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const plane = options.plane ? await startSandboxPlane({ front: `127.0.0.1:${port}`, ...options.plane }) : undefined;
+  const allVars = plane ? { ...vars, SANDBOX_PLANE_URL: plane.url } : vars;
+  const varArgs = Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const proc = spawn(
     WRANGLER,
     [
       "dev",
-      ...(config ? ["--config", config] : []),
+      ...devConfigs.flatMap((file) => ["--config", file]),
       "--port", String(port),
       "--ip", "127.0.0.1",
       "--inspector-port", String(inspectorPort),
@@ -102,6 +110,7 @@ export async function startLocalService(options = {}) {
     url,
     proc,
     stateDir,
+    plane,
     output: () => output,
     /** SIGTERM to the group, SIGKILL if it lingers; then the state is removed unless kept. */
     async stop() {
@@ -120,6 +129,7 @@ export async function startLocalService(options = {}) {
         clearTimeout(timer);
         kill("SIGKILL");
       }
+      await plane?.stop();
       if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
       else rmSync(stateDir, { recursive: true, force: true });
     },

@@ -92,6 +92,7 @@ const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",
   SANDBOX_ERROR: "The isolate failed for a reason outside the code (e.g. it stopped answering). Retry; report if it persists.",
+  RESOURCE_LIMIT: "The code used more memory than the sandbox allows, and the sandbox process was stopped. Logs are lost.",
 };
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:60rem;margin:0 auto;padding:0 1.25rem 4rem}

@@ -15,6 +15,8 @@ export const ErrorCode = {
   NOT_FOUND: "NOT_FOUND",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   INTERNAL_ERROR: "INTERNAL_ERROR",
+  /** Local and self-hosted only: every sandbox host is busy or restarting (worker/execution/remote-sandbox.ts). */
+  SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -31,7 +33,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   INTERNAL_ERROR: 500,
+  SANDBOX_UNAVAILABLE: 503,
 };
+
+/** Seconds a 503 SANDBOX_UNAVAILABLE asks the caller to wait: a replacement sandbox host is up within this. */
+export const SANDBOX_RETRY_AFTER_S = 2;
 
 export interface ErrorIssue {
   path: string;
@@ -63,7 +69,12 @@ export class ServiceError extends Error {
 export function errorResponse(error: unknown): Response {
   if (error instanceof ServiceError) {
     // RFC 9110: a 401 names the scheme it wants.
-    const headers: HeadersInit = error.code === ErrorCode.UNAUTHORIZED ? { "www-authenticate": 'Bearer realm="code-exec"' } : {};
+    const headers: HeadersInit =
+      error.code === ErrorCode.UNAUTHORIZED
+        ? { "www-authenticate": 'Bearer realm="code-exec"' }
+        : error.code === ErrorCode.SANDBOX_UNAVAILABLE
+          ? { "retry-after": String(SANDBOX_RETRY_AFTER_S) }
+          : {};
     return Response.json(error.toBody(), { status: error.status, headers });
   }
   console.error("unhandled error", error);

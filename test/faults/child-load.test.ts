@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { runInSandbox } from "../../worker/execution/sandbox";
+import { InProcessSandboxHost } from "../../worker/execution/sandbox";
 import { execute } from "../helpers";
 
 // The child isolate failing while it loads: a module that throws at evaluation or does not compile. The validator
@@ -9,7 +9,10 @@ import { execute } from "../helpers";
 // outcome, not a rejection it cannot handle, and the next isolate must load normally.
 
 const loader = (env as unknown as Env).LOADER;
-const run = (moduleCode: string) => runInSandbox(loader, { moduleCode, childEnv: {}, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
+// No capability is allowed, so the child's env is empty whatever the policy says.
+const host = new InProcessSandboxHost(loader, () => ({}));
+const capabilities = { executionId: "child-load", config: { timeout: 1_000, allowedAPIs: [], allowedDomains: [] }, deadlineAt: Date.now() + 60_000 };
+const run = (moduleCode: string) => host.run({ moduleCode, capabilities, contextJson: "{}", timeoutMs: 1_000, captureLogs: true });
 const healthy = "export default function (guard) { return async function (context) { return 'loaded'; }; }";
 
 describe("a child isolate failing at load", () => {

@@ -5,6 +5,9 @@ import { rpc } from "../helpers";
 import type { ExecutionRecord } from "../../schemas/history";
 import { createExecutionContext } from "cloudflare:test";
 import { keyPair, record, run, sha256Hex, testEnv, call } from "./client";
+import { executeRequest, type ExecutionRecorder } from "../../worker/execution/pipeline";
+import { parseInput } from "../../worker/parse";
+import { ExecuteRequestSchema } from "../../schemas/execute";
 
 describe("execution history records", () => {
   it("records a successful HTTP execution with code, hash, context, config, logs, result and timestamps", async () => {
@@ -73,6 +76,41 @@ describe("execution history records", () => {
     const request = { code: "return 1", language: "javascript" as const, context: {}, config: { timeout: 60_000, allowedAPIs: [], allowedDomains: [] } };
     await recorder.started({ executionId, caller: { kind: "http", identity: "anonymous" }, request, startedAt: Date.now() });
     expect(await record(executionId)).toMatchObject({ status: "running", success: null, finishedAt: null, durationMs: null, logs: [] });
+  });
+
+  it("runs no user code before the running row has landed, however slow its write", async () => {
+    // The isolate is created while the row is written; only run() waits. A start write that takes 300 ms must
+    // still come before the first line of user code: the code returns the time it began.
+    const WRITE_MS = 300;
+    const real = createRecorder(testEnv, createExecutionContext());
+    let landedAt = Number.POSITIVE_INFINITY;
+    const slowStart: ExecutionRecorder = {
+      async started(execution) {
+        await new Promise((resolve) => setTimeout(resolve, WRITE_MS));
+        await real.started(execution);
+        landedAt = Date.now();
+      },
+      finished: (execution, result) => real.finished(execution, result),
+    };
+    const request = parseInput(ExecuteRequestSchema, { code: "return Date.now()" });
+    const result = await executeRequest({ env: testEnv, ctx: createExecutionContext(), recorder: slowStart }, request, {
+      kind: "http",
+      identity: "anonymous",
+    });
+    expect(result).toMatchObject({ success: true, status: "success" });
+    expect(result.result).toBeGreaterThanOrEqual(landedAt);
+    expect(await record(result.executionId)).toMatchObject({ status: "success", result: result.result });
+  });
+
+  it("completes a row whose start landed even when this recorder did not see it land", async () => {
+    // A start write can fail on the way back after it committed: the outcome is then an upsert over that row.
+    const executionId = crypto.randomUUID();
+    const request = { code: "return 7", language: "javascript" as const, context: { k: 2 }, config: { timeout: 1_000, allowedAPIs: [], allowedDomains: [] } };
+    const execution = { executionId, caller: { kind: "http" as const, identity: "anonymous" }, request, startedAt: Date.now() };
+    await createRecorder(testEnv, createExecutionContext()).started(execution);
+    const result = { executionId, success: true, status: "success" as const, result: 7, logs: [], language: "javascript" as const, durationMs: 3 };
+    await createRecorder(testEnv, createExecutionContext()).finished(execution, result);
+    expect(await record(executionId)).toMatchObject({ status: "success", success: true, result: 7, code: "return 7", context: { k: 2 }, durationMs: 3 });
   });
 
   it("caps an oversized result and log stream with a marker and names them in truncated", async () => {

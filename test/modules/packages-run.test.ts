@@ -1,12 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { packageBundle, PACKAGE_SET } from "../../worker/execution/package-set";
-import { runInSandbox } from "../../worker/execution/sandbox";
+import { InProcessSandboxHost } from "../../worker/execution/sandbox";
 
 // Each bundle of the default set, loaded into a real sandbox isolate on its own and exercised once, so a package
 // that needs something the sandbox lacks (a Node built-in, a global) fails here and not in someone's program.
 
-const loader = (env as unknown as Env).LOADER;
+const host = new InProcessSandboxHost((env as unknown as Env).LOADER, () => ({}));
+const capabilities = { executionId: "packages-run", config: { timeout: 5_000, allowedAPIs: [], allowedDomains: [] }, deadlineAt: Date.now() + 60_000 };
 
 const exercise: Record<string, string> = {
   zod: "return p.z.object({ a: p.z.number() }).parse({ a: 1 }).a",
@@ -24,10 +25,10 @@ describe("the default package set in the sandbox", () => {
     const code = packageBundle(name);
     expect(code).toBeTypeOf("string");
     const moduleCode = `import * as p from "./pkg.js";\nexport default function (guard) { return async function (context) { ${exercise[name]} }; }`;
-    const outcome = await runInSandbox(loader, {
+    const outcome = await host.run({
       moduleCode,
-      modules: { "pkg.js": { js: code ?? "" }, "module-guard.js": { js: "export function guard() {}" } },
-      childEnv: {},
+      modules: { "pkg.js": { js: code ?? "" } },
+      capabilities,
       contextJson: "{}",
       timeoutMs: 5_000,
       captureLogs: true,

@@ -1,11 +1,10 @@
 import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
-import { buildChildEnv } from "../capabilities/child-env";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
 import { prepareProgram, programSource } from "./program";
 import type { SourcePosition } from "./source-map";
-import { runInSandbox, type SandboxOutcome } from "./sandbox";
+import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
   kind: "http" | "rpc";
@@ -45,27 +44,29 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const warnings: string[] = [];
   // The "running" row must land before the child starts: a child that wedges the local runtime (a catastrophic
   // regex) freezes every isolate in the process, D1's included, and only a row already written can be swept to
-  // "aborted" after the restart. Preparing the code overlaps the write, which hides it for TypeScript.
+  // "aborted" after the restart. It asks no more than that: preparing the code, creating the isolate and
+  // evaluating the harness all overlap the write, and only the call to run() waits for it (startGate).
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
   const prepared = await prepareProgram(programSource(request));
-  await startRecorded;
   let result: ExecutionResult;
   if (!prepared.ok) {
+    await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
-    const outcome = await runInSandbox(deps.env.LOADER, {
+    const outcome = await sandboxHostFor(deps.env, deps.ctx).run({
       moduleCode: prepared.program.moduleCode,
       modules: prepared.modules,
-      childEnv: buildChildEnv(deps.ctx, {
+      capabilities: {
         executionId: execution.executionId,
         config: request.config,
         deadlineAt: startedAt + request.config.timeout,
-      }),
+      },
       contextJson: JSON.stringify(request.context),
       timeoutMs: request.config.timeout,
       captureLogs: request.config.allowedAPIs.includes("console"),
+      startGate: startRecorded,
     });
     result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
   }
@@ -123,6 +124,8 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
           message: `The sandbox did not answer within the timeout of ${timeoutMs} ms; its logs are lost`,
         },
       };
+    case "out-of-memory":
+      return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
     case "failed":
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {

@@ -42,20 +42,24 @@ export async function insertStarted(db: D1Database, row: StartedRow): Promise<vo
 }
 
 /**
- * Completes the row. Normally a narrow UPDATE (the code and context are already stored); if the start was never
- * recorded (its write failed), the whole row is inserted now so the execution is still in history. A row the
- * orphan sweep already marked aborted is overwritten: the real outcome beats the guess.
+ * Completes the row with one statement. When its start was recorded (`startLanded`), a narrow UPDATE: the code
+ * and context are already stored, so they are not sent again. Otherwise the whole row is inserted now, so the
+ * execution is still in history; as an upsert, because a start write that failed may still have landed. A row
+ * the orphan sweep already marked aborted is overwritten either way: the real outcome beats the guess.
  */
-export async function completeExecution(db: D1Database, row: StartedRow, fields: FinishedFields): Promise<void> {
-  return withWriteSlot(() => completeNow(db, row, fields));
+export async function completeExecution(db: D1Database, row: StartedRow, fields: FinishedFields, startLanded: boolean): Promise<void> {
+  const statement = startLanded ? updateStatement(db, row, fields) : upsertStatement(db, row, fields);
+  await withWriteSlot(() => statement.run());
 }
 
-async function completeNow(db: D1Database, row: StartedRow, fields: FinishedFields): Promise<void> {
-  const updated = await db
-    .prepare(
-      `UPDATE executions SET status = ?, success = ?, result_json = ?, logs_json = ?, error_json = ?,
-         truncated_json = ?, finished_at = ?, duration_ms = ? WHERE id = ?`,
-    )
+/** What the outcome sets; the SQL below is built from it once, at module load. */
+const OUTCOME_COLUMNS = ["status", "success", "result_json", "logs_json", "error_json", "truncated_json", "finished_at", "duration_ms"];
+
+const UPDATE_OUTCOME = `UPDATE executions SET ${OUTCOME_COLUMNS.map((column) => `${column} = ?`).join(", ")} WHERE id = ?`;
+
+function updateStatement(db: D1Database, row: StartedRow, fields: FinishedFields): D1PreparedStatement {
+  return db
+    .prepare(UPDATE_OUTCOME)
     .bind(
       fields.status,
       fields.success ? 1 : 0,
@@ -66,19 +70,28 @@ async function completeNow(db: D1Database, row: StartedRow, fields: FinishedFiel
       fields.finishedAt,
       fields.durationMs,
       row.id,
-    )
-    .run();
-  if (updated.meta.changes > 0) return;
-  await insertStatement(db, row, fields.status, fields).run();
+    );
 }
 
-function insertStatement(db: D1Database, row: StartedRow, status: HistoryStatus, fields: FinishedFields | null): D1PreparedStatement {
+const UPSERT_OUTCOME = ` ON CONFLICT (id) DO UPDATE SET ${OUTCOME_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ")}`;
+
+function upsertStatement(db: D1Database, row: StartedRow, fields: FinishedFields): D1PreparedStatement {
+  return insertStatement(db, row, fields.status, fields, UPSERT_OUTCOME);
+}
+
+function insertStatement(
+  db: D1Database,
+  row: StartedRow,
+  status: HistoryStatus,
+  fields: FinishedFields | null,
+  onConflict = "",
+): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO executions (id, caller_kind, caller_identity, language, code, code_sha256, context_json, config_json,
          status, success, result_json, logs_json, error_json, truncated_json, created_at, started_at, finished_at,
          duration_ms, stale_after, files_json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${onConflict}`,
     )
     .bind(
       row.id,

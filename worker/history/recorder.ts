@@ -17,6 +17,8 @@ export function createRecorder(env: Env, ctx: ExecutionContext): ExecutionRecord
   const db = env.EXECUTIONS_DB;
   configureWriteSlots(env.HISTORY_WRITES_IN_FLIGHT);
   const rows = new Map<string, Promise<StartedRow>>();
+  /** Executions whose running row is known to be stored: their outcome is a narrow UPDATE. */
+  const landed = new Set<string>();
   const rowFor = (execution: StartedExecution): Promise<StartedRow> => {
     let row = rows.get(execution.executionId);
     if (!row) {
@@ -33,11 +35,13 @@ export function createRecorder(env: Env, ctx: ExecutionContext): ExecutionRecord
         ctx.waitUntil(sweepOrphans(db).catch((error) => console.error("history: orphan sweep failed", error)));
       }
       await insertStarted(db, await rowFor(execution));
+      landed.add(execution.executionId);
     },
     async finished(execution, result) {
       const row = await rowFor(execution);
+      const startLanded = landed.delete(execution.executionId);
       rows.delete(execution.executionId);
-      await completeExecution(db, row, finishedFields(result, Date.now()));
+      await completeExecution(db, row, finishedFields(result, Date.now()), startLanded);
     },
   };
 }

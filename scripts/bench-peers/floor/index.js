@@ -1,7 +1,8 @@
 // @ts-check
 // The floor scripts/bench.mjs compares POST /execute against: per request, one fresh isolate with a trivial
 // child, called once over RPC, exactly as the service calls its harness. Nothing else: no parsing, no
-// validation, no instrumentation, no history.
+// validation, no instrumentation, no history. GET /noop answers without loading anything: the bench subtracts
+// it, so what is left is the cost of one execution.
 
 const CHILD_MAIN = `
 import { WorkerEntrypoint } from "cloudflare:workers";
@@ -12,10 +13,11 @@ export default class extends WorkerEntrypoint {
 
 export default {
   /**
-   * @param {Request} _request
+   * @param {Request} request
    * @param {{ LOADER: WorkerLoader }} env
    */
-  async fetch(_request, env) {
+  async fetch(request, env) {
+    if (new URL(request.url).pathname === "/noop") return Response.json({ ok: true });
     const worker = env.LOADER.load({
       compatibilityDate: "2026-08-01",
       mainModule: "main.js",

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// `npm run test:plane`: the sandbox plane against real processes. Starts the front (wrangler dev, throwaway
+// state) on a plane of two sandbox hosts (scripts/sandbox-plane.mjs), then checks, each followed by normal
+// requests:
+//   - a memory bomb gets RESOURCE_LIMIT, is recorded so in history, and the next request answers normally;
+//   - a catastrophic regex and a builtin-only microtask loop (code the guard cannot interrupt) get "timeout",
+//     their host is replaced, and the service keeps answering;
+//   - in a concurrent mix, only the runaway's caller is affected;
+//   - capability calls from a remote child reach the front's policy (db() allowed and denied);
+//   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused.
+// Times are printed, not asserted (they belong to benchmarks); outcomes are asserted. Exit 1 on any failure.
+
+import assert from "node:assert/strict";
+import { startLocalService } from "./local-service.mjs";
+
+const HOSTS = 2;
+const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
+const MICROTASKS = "const o = []; o[0] = o; o.then = [].forEach; await o;";
+const BOMB = "const a = []; for (;;) a.push(new Array(1e6).fill(0));";
+
+const results = [];
+let service;
+
+async function execute(code, config = {}) {
+  const started = performance.now();
+  const response = await fetch(`${service.url}/execute`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code, language: "javascript", config }),
+  });
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { raw: text };
+  }
+  return { status: response.status, headers: response.headers, body, ms: performance.now() - started };
+}
+
+async function planeHealth() {
+  return (await fetch(`${service.plane.url}/health`)).json();
+}
+
+/** How long until every host is up again; printed as a figure. */
+async function hostsUpAfter(since) {
+  for (;;) {
+    const health = await planeHealth();
+    if (health.hosts.every((host) => host.state === "ready")) return performance.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function expectNormal(label) {
+  const answer = await execute("return 40 + 2;");
+  assert.equal(answer.status, 200, `${label}: HTTP ${answer.status}`);
+  assert.equal(answer.body.status, "success", `${label}: ${JSON.stringify(answer.body)}`);
+  assert.equal(answer.body.result, 42);
+  return answer.ms;
+}
+
+async function check(name, body) {
+  const started = performance.now();
+  try {
+    const note = await body();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)${note ? `: ${note}` : ""}`);
+  } catch (error) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+async function runawayThenNormal(code, timeoutMs) {
+  const sent = performance.now();
+  const answer = await execute(code, { timeout: timeoutMs });
+  assert.equal(answer.status, 200);
+  assert.equal(answer.body.status, "timeout", JSON.stringify(answer.body));
+  assert.equal(answer.body.error.code, "TIMEOUT");
+  const nextMs = await expectNormal("the request after it");
+  const upMs = await hostsUpAfter(sent + answer.ms);
+  return `timeout answered after ${answer.ms.toFixed(0)} ms (timeout ${timeoutMs} ms); next request ${nextMs.toFixed(0)} ms; all hosts up ${upMs.toFixed(0)} ms after the answer`;
+}
+
+const began = performance.now();
+try {
+  service = await startLocalService({ label: "plane-test", plane: { hosts: HOSTS, log: () => {} } });
+  assert.ok(await service.plane.ready(), "the sandbox hosts did not come up");
+
+  await check("a normal request runs in a sandbox host", async () => {
+    const ms = await expectNormal("first request");
+    const health = await planeHealth();
+    assert.ok(health.runs >= 1, "the plane ran nothing: the front did not use it");
+    return `${ms.toFixed(0)} ms`;
+  });
+
+  await check("a memory bomb gets RESOURCE_LIMIT, is recorded, and the service keeps answering", async () => {
+    const answer = await execute(BOMB, { timeout: 10_000 });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.status, "error", JSON.stringify(answer.body));
+    assert.equal(answer.body.error.code, "RESOURCE_LIMIT");
+    assert.match(answer.body.error.message, /out of memory/);
+    const nextMs = await expectNormal("the request after the bomb");
+    const upMs = await hostsUpAfter(performance.now());
+    const record = await (await fetch(`${service.url}/executions/${answer.body.executionId}`)).json();
+    assert.equal(record.status, "error", JSON.stringify(record));
+    assert.equal(record.error?.code ?? record.errorCode, "RESOURCE_LIMIT", JSON.stringify(record));
+    return `answered after ${answer.ms.toFixed(0)} ms; next request ${nextMs.toFixed(0)} ms; replacement up within ${upMs.toFixed(0)} ms more`;
+  });
+
+  await check("a catastrophic regex times out, its host is replaced, the service keeps answering", () => runawayThenNormal(REGEX, 1_000));
+  await check("a builtin-only microtask loop times out, its host is replaced, the service keeps answering", () =>
+    runawayThenNormal(MICROTASKS, 1_000),
+  );
+
+  await check("in a concurrent mix only the runaway's caller is affected", async () => {
+    /** 20 normal callers arriving every 50 ms; their latencies, sorted. */
+    const normalCallers = async () => {
+      const normals = [];
+      for (let i = 0; i < 20; i++) {
+        normals.push(expectNormal(`normal request ${i}`));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return (await Promise.all(normals)).sort((a, b) => a - b);
+    };
+    const p95 = (sorted) => sorted[Math.ceil(sorted.length * 0.95) - 1];
+    const alone = await normalCallers();
+    // The same callers while the runaway holds its host: they must all land on the other host and succeed.
+    const runaway = execute(REGEX, { timeout: 1_500 });
+    const mixed = await normalCallers();
+    const answer = await runaway;
+    assert.equal(answer.body.status, "timeout", JSON.stringify(answer.body));
+    return (
+      `runaway answered after ${answer.ms.toFixed(0)} ms; the 20 others p50/p95 ${mixed[10].toFixed(0)}/${p95(mixed).toFixed(0)} ms ` +
+      `(without the runaway ${alone[10].toFixed(0)}/${p95(alone).toFixed(0)} ms: p95 ${(p95(mixed) - p95(alone)).toFixed(0)} ms more)`
+    );
+  });
+
+  await check("capability calls from a remote child reach the front's policy", async () => {
+    const allowed = await execute("return await db({ select: { from: 'things', limit: 1 } });", { allowedAPIs: ["db"] });
+    assert.equal(allowed.body.status, "success", JSON.stringify(allowed.body));
+    const denied = await execute("return await db({ select: { from: 'things', limit: 1 } });", { allowedAPIs: [] });
+    assert.equal(denied.body.error?.code, "CAPABILITY_DENIED", JSON.stringify(denied.body));
+    const forged = await fetch(`${service.url}/internal/sandbox-capability`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${"0".repeat(64)}`, "content-type": "application/json" },
+      body: JSON.stringify({ binding: "DB", method: "query", args: [{ select: "things" }] }),
+    });
+    assert.equal(forged.status, 401, "a token no execution holds must be refused");
+    // The child has no network of its own in the host: not the front, not the host's own port.
+    for (const target of [`${service.url}/health`, `http://127.0.0.1:${service.plane.hosts[0].port}/health`]) {
+      const probe = await execute(`try { const r = await fetch(${JSON.stringify(target)}); return "reached " + r.status; } catch (e) { return "refused: " + e.message; }`);
+      assert.ok(!String(probe.body.result ?? "").startsWith("reached"), `a child reached ${target}: ${JSON.stringify(probe.body)}`);
+    }
+  });
+
+  await check("with every host wedged, a request waits, then gets 503 with Retry-After (never a refused connection)", async () => {
+    // Wedged for longer than the plane's queue budget (5 s), so the held request must get its 503.
+    const wedges = Array.from({ length: HOSTS }, () => execute(REGEX, { timeout: 8_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = await execute("return 1;");
+    assert.equal(held.status, 503, `HTTP ${held.status}: ${JSON.stringify(held.body)}`);
+    assert.equal(held.body.error?.code, "SANDBOX_UNAVAILABLE");
+    assert.ok(Number(held.headers.get("retry-after")) > 0, "Retry-After is missing");
+    const health = await (await fetch(`${service.url}/health`)).json();
+    assert.ok(health, "the front stopped answering");
+    for (const wedge of await Promise.all(wedges)) assert.equal(wedge.body.status, "timeout");
+    await expectNormal("after the wedges");
+    return `503 after ${held.ms.toFixed(0)} ms in the queue`;
+  });
+} catch (error) {
+  results.push({ name: "setup", ok: false });
+  console.log(`FAIL setup: ${error instanceof Error ? error.stack : error}`);
+} finally {
+  await service?.stop();
+}
+const failed = results.filter((r) => !r.ok).length;
+console.log(`\n${results.length - failed} passed, ${failed} failed in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,376 @@
+#!/usr/bin/env node
+// The sandbox plane: N sandbox-host processes (plain workerd, sandbox-host/workerd.capnp) and the dispatcher in
+// front of them. The front Worker posts every run here (worker/execution/remote-sandbox.ts); this process picks a
+// host with a free slot, holds the run briefly when there is none, and answers with the outcome.
+//
+// This process owns the hosts, so it is the one that knows when a host is busy or dead, without probes:
+// - a run that outlives its deadline (timeout + grace, sent by the front) means its host's only JavaScript thread
+//   is stuck (a catastrophic regex, a builtin-only microtask loop): the host is SIGKILLed at once, that caller
+//   gets `unresponsive` (the front reports status "timeout"), and a replacement starts;
+// - a host process that exits under its runs (a memory bomb makes V8 abort it at --max-old-space-size) costs
+//   those runs only: each gets `out-of-memory` when workerd said so on stderr, else a sandbox error;
+// - a host that dies is restarted at once, then with backoff (0.25 s doubling to 10 s) while it keeps dying
+//   before coming up; it never gives up, and says so in the console;
+// - while no slot is free, runs wait up to the front's queue budget, then get 503 (the front answers 503 with
+//   Retry-After); the plane's own socket is always open, so callers never see a TCP refusal.
+//
+// Protocol: keep in sync with worker/execution/remote-sandbox.ts (front side) and sandbox-host/host.js.
+//
+// As a program (self-hosting): node scripts/sandbox-plane.mjs --front 127.0.0.1:8787 [--port 8790] [--hosts N]
+// [--slots N]. As a module: startSandboxPlane() (scripts/dev.mjs, scripts/local-service.mjs).
+
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+export const WORKERD = path.join(ROOT, "node_modules", "@cloudflare", `workerd-${process.platform}-${process.arch === "x64" ? "64" : process.arch}`, "bin", "workerd");
+export const HOST_CONFIG = path.join(ROOT, "sandbox-host", "workerd.capnp");
+
+/**
+ * Runs one host works on at once. One by default: a host stuck in a runaway (or killed by one) then holds no
+ * other caller's run, which is the isolation this plane exists for. More slots overlap waits on capabilities.
+ */
+export const DEFAULT_SLOTS_PER_HOST = 1;
+/** Runs waiting for a slot, at most; past it a run is answered 503 at once. */
+const MAX_QUEUED_RUNS = 512;
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** A host that stayed up this long before dying restarts without delay and resets the backoff. */
+const STABLE_AFTER_MS = 10_000;
+const STDERR_KEPT_CHARS = 8_192;
+/** How long a dropped connection waits for its host's exit to be reported, to learn why. */
+const HANG_UP_EXIT_WAIT_MS = 1_000;
+/** V8 and workerd's words when the heap limit kills the process. */
+const OUT_OF_MEMORY = /out of memory|heap limit|allocation failed/i;
+
+/**
+ * @param {{
+ *   front: string,
+ *   hosts?: number,
+ *   slotsPerHost?: number,
+ *   port?: number,
+ *   log?: (message: string) => void,
+ * }} options  front: the front Worker's host:port, where hosts send capability calls.
+ */
+export async function startSandboxPlane(options) {
+  const hostCount = options.hosts ?? os.availableParallelism();
+  const slotsPerHost = options.slotsPerHost ?? DEFAULT_SLOTS_PER_HOST;
+  const log = options.log ?? ((message) => console.error(`[sandbox-plane] ${message}`));
+  /** @type {Map<string, Buffer>} module sets by SHA-256 (hex) of their bytes */
+  const moduleSets = new Map();
+  /** @type {Array<{ run: (host: any) => void, fail: () => void, timer: NodeJS.Timeout }>} */
+  const queue = [];
+  let stopping = false;
+  const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0 };
+
+  const hosts = Array.from({ length: hostCount }, (_, index) => ({
+    id: index + 1,
+    /** @type {import("node:child_process").ChildProcess | undefined} */
+    proc: undefined,
+    state: /** @type {"starting" | "ready" | "dead"} */ ("dead"),
+    port: 0,
+    /** @type {Set<{ answer: (status: number, body: string | Buffer) => void, killedFor?: string }>} */
+    inflight: new Set(),
+    /** @type {Set<string>} */
+    knownSets: new Set(),
+    agent: new http.Agent({ keepAlive: true }),
+    stderr: "",
+    startedAt: 0,
+    /** This process reported its socket: it came up, whatever it is now. */
+    cameUp: false,
+    backoffMs: 0,
+    /** Why this process is being killed, if the plane killed it. */
+    killReason: /** @type {string | undefined} */ (undefined),
+  }));
+
+  function spawnHost(host) {
+    if (stopping) return;
+    host.state = "starting";
+    host.stderr = "";
+    host.killReason = undefined;
+    host.knownSets = new Set();
+    host.agent.destroy();
+    host.agent = new http.Agent({ keepAlive: true });
+    host.startedAt = Date.now();
+    host.cameUp = false;
+    const proc = spawn(
+      WORKERD,
+      ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "--control-fd=3"],
+      // Not detached: a Ctrl-C in the terminal reaches the hosts too. workerd starts no processes of its own.
+      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"] },
+    );
+    host.proc = proc;
+    proc.stderr?.on("data", (chunk) => {
+      host.stderr = (host.stderr + chunk.toString()).slice(-STDERR_KEPT_CHARS);
+    });
+    let control = "";
+    /** @type {import("node:stream").Readable} */ (proc.stdio[3]).on("data", (chunk) => {
+      control += chunk.toString();
+      for (let newline = control.indexOf("\n"); newline >= 0; newline = control.indexOf("\n")) {
+        const line = control.slice(0, newline);
+        control = control.slice(newline + 1);
+        try {
+          const event = JSON.parse(line);
+          if (event.event === "listen" && event.socket === "http" && host.proc === proc) {
+            host.port = event.port;
+            host.state = "ready";
+            host.cameUp = true;
+            log(`host ${host.id} up on 127.0.0.1:${host.port} (pid ${proc.pid}, ${Date.now() - host.startedAt} ms)`);
+            drainQueue();
+          }
+        } catch {
+          // Not a control message.
+        }
+      }
+    });
+    proc.on("error", (error) => log(`host ${host.id} could not start: ${error.message}`));
+    proc.on("exit", (code, signal) => onHostExit(host, proc, code, signal));
+  }
+
+  function onHostExit(host, proc, code, signal) {
+    if (host.proc !== proc) return;
+    const cameUp = host.cameUp;
+    host.state = "dead";
+    host.proc = undefined;
+    const outOfMemory = OUT_OF_MEMORY.test(host.stderr);
+    const why = host.killReason ?? (outOfMemory ? "it ran out of memory" : `it exited (${signal ?? `code ${code}`})`);
+    for (const run of host.inflight) {
+      if (run.killedFor) continue; // already answered
+      if (outOfMemory && !host.killReason) {
+        counters.outOfMemory++;
+        run.answer(200, JSON.stringify({ kind: "out-of-memory", message: "The sandbox ran out of memory and was stopped; its logs are lost" }));
+      } else {
+        run.answer(200, JSON.stringify({ kind: "failed", name: "SandboxError", message: `The sandbox process was stopped under this execution because ${why}` }));
+      }
+    }
+    host.inflight.clear();
+    if (stopping) return;
+    // A host that came up and then died was killed by its code: replace it now. One that keeps dying young (or
+    // never comes up: a broken config, a missing binary) is retried with growing delays, forever.
+    const lived = Date.now() - host.startedAt;
+    if (cameUp && (lived > STABLE_AFTER_MS || host.backoffMs === 0)) host.backoffMs = 0;
+    else host.backoffMs = host.backoffMs === 0 ? BACKOFF_FIRST_MS : Math.min(host.backoffMs * 2, BACKOFF_MAX_MS);
+    counters.restarts++;
+    const lines = host.stderr.trim().split("\n").filter((line) => line && !line.startsWith("stack:"));
+    const tail = (lines.find((line) => OUT_OF_MEMORY.test(line)) ?? lines.at(-1) ?? "").slice(0, 300);
+    log(`host ${host.id} is gone: ${why}${tail && !host.killReason ? ` (${tail})` : ""}; restarting it in ${(host.backoffMs / 1000).toFixed(2)} s`);
+    setTimeout(() => spawnHost(host), host.backoffMs).unref();
+    // A replacement takes ~0.2 s; meanwhile queued runs go to the other hosts.
+    drainQueue();
+  }
+
+  function killHost(host, reason) {
+    if (!host.proc || host.killReason) return;
+    host.killReason = reason;
+    host.state = "dead"; // nothing new is sent to it; the exit handler restarts it
+    host.proc.kill("SIGKILL");
+  }
+
+  function freeHost() {
+    let best;
+    for (const host of hosts) {
+      if (host.state !== "ready" || host.inflight.size >= slotsPerHost) continue;
+      if (!best || host.inflight.size < best.inflight.size) best = host;
+    }
+    return best;
+  }
+
+  function drainQueue() {
+    while (queue.length > 0) {
+      const host = freeHost();
+      if (!host) return;
+      const waiting = queue.shift();
+      clearTimeout(waiting.timer);
+      waiting.run(host);
+    }
+  }
+
+  /** @returns {Promise<{ status: number, body: Buffer }>} */
+  function hostRequest(host, method, urlPath, body) {
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        { host: "127.0.0.1", port: host.port, method, path: urlPath, agent: host.agent, headers: { "content-type": "application/json", "content-length": body.length } },
+        (response) => {
+          const chunks = [];
+          response.on("data", (chunk) => chunks.push(chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 500, body: Buffer.concat(chunks) }));
+          response.on("error", reject);
+        },
+      );
+      request.on("error", reject);
+      request.end(body);
+    });
+  }
+
+  async function runOnHost(host, body, hash, deadlineMs, respond) {
+    counters.runs++;
+    let answered = false;
+    const run = {
+      answer(status, payload) {
+        if (answered) return;
+        answered = true;
+        host.inflight.delete(run);
+        respond(status, payload);
+        drainQueue();
+      },
+      killedFor: /** @type {string | undefined} */ (undefined),
+    };
+    host.inflight.add(run);
+    const timer = setTimeout(() => {
+      counters.unresponsive++;
+      log(`host ${host.id} missed a run's deadline (${deadlineMs} ms): killing it`);
+      // Killed (so marked dead) before answering: answering frees the slot, and the queue must not refill it.
+      killHost(host, "it missed an execution's deadline (code the guard cannot interrupt) and was replaced");
+      run.killedFor = "deadline";
+      run.answer(200, JSON.stringify({ kind: "unresponsive" }));
+    }, deadlineMs);
+    try {
+      if (!host.knownSets.has(hash)) {
+        const upload = await hostRequest(host, "PUT", `/modules/${hash}`, moduleSets.get(hash));
+        if (upload.status !== 204) throw new Error(`host refused the module set (${upload.status})`);
+        host.knownSets.add(hash);
+      }
+      const result = await hostRequest(host, "POST", "/run", body);
+      if (result.status === 409) host.knownSets.delete(hash);
+      run.answer(result.status === 409 ? 503 : result.status, result.body);
+    } catch (error) {
+      // A dying host closes its connections before its exit is reported, and the exit handler gives the runs the
+      // reason (out of memory); this answers only if the host lives on.
+      const proc = host.proc;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, HANG_UP_EXIT_WAIT_MS);
+          proc.once("exit", () => {
+            clearTimeout(timer);
+            setImmediate(resolve);
+          });
+        });
+      }
+      run.answer(200, JSON.stringify({ kind: "failed", name: "SandboxError", message: `The sandbox host failed: ${error.message}` }));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function readBody(request) {
+    return new Promise((resolve, reject) => {
+      const chunks = [];
+      request.on("data", (chunk) => chunks.push(chunk));
+      request.on("end", () => resolve(Buffer.concat(chunks)));
+      request.on("error", reject);
+    });
+  }
+
+  const server = http.createServer(async (request, response) => {
+    const respond = (status, payload, headers = {}) => {
+      if (response.headersSent) return;
+      response.writeHead(status, { "content-type": "application/json", ...headers });
+      response.end(payload);
+    };
+    try {
+      const url = new URL(request.url ?? "/", "http://plane");
+      if (request.method === "GET" && url.pathname === "/health") {
+        respond(200, JSON.stringify({
+          hosts: hosts.map((h) => ({ id: h.id, state: h.state, port: h.port, inflight: h.inflight.size, pid: h.proc?.pid })),
+          queued: queue.length,
+          slotsPerHost,
+          ...counters,
+        }));
+        return;
+      }
+      const upload = /^\/modules\/([0-9a-f]{64})$/.exec(url.pathname);
+      if (request.method === "PUT" && upload) {
+        const body = await readBody(request);
+        if (createHash("sha256").update(body).digest("hex") !== upload[1]) return respond(400, JSON.stringify({ error: "hash mismatch" }));
+        moduleSets.set(upload[1], body);
+        return respond(204, "");
+      }
+      if (request.method === "POST" && url.pathname === "/run") {
+        const hash = String(request.headers["x-modules-hash"] ?? "");
+        const deadlineMs = Number(request.headers["x-deadline-ms"]);
+        const queueMs = Number(request.headers["x-queue-ms"] ?? 0);
+        const body = await readBody(request);
+        if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) return respond(400, JSON.stringify({ error: "x-deadline-ms is required" }));
+        if (!moduleSets.has(hash)) return respond(409, JSON.stringify({ missing: "modules" }));
+        const host = queue.length === 0 ? freeHost() : undefined;
+        if (host) return void runOnHost(host, body, hash, deadlineMs, respond);
+        if (queue.length >= MAX_QUEUED_RUNS || queueMs <= 0) {
+          counters.rejected++;
+          return respond(503, JSON.stringify({ error: "no sandbox host is free" }));
+        }
+        const waiting = {
+          run: (free) => void runOnHost(free, body, hash, deadlineMs, respond),
+          fail: () => {},
+          timer: setTimeout(() => {
+            const index = queue.indexOf(waiting);
+            if (index >= 0) queue.splice(index, 1);
+            counters.rejected++;
+            respond(503, JSON.stringify({ error: "no sandbox host became free in time" }));
+          }, queueMs),
+        };
+        queue.push(waiting);
+        return;
+      }
+      respond(404, JSON.stringify({ error: "not found" }));
+    } catch (error) {
+      log(`request failed: ${error instanceof Error ? error.stack : String(error)}`);
+      respond(500, JSON.stringify({ error: "plane error" }));
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
+  const address = /** @type {import("node:net").AddressInfo} */ (server.address());
+  for (const host of hosts) spawnHost(host);
+  log(`dispatching to ${hostCount} sandbox host(s), ${slotsPerHost} slot(s) each, on http://127.0.0.1:${address.port}`);
+
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    hosts,
+    counters,
+    /** Resolves once every host is up (or the deadline passes). */
+    async ready(deadlineMs = 30_000) {
+      const until = Date.now() + deadlineMs;
+      while (Date.now() < until && hosts.some((h) => h.state !== "ready")) await new Promise((r) => setTimeout(r, 50));
+      return hosts.every((h) => h.state === "ready");
+    },
+    async stop() {
+      stopping = true;
+      for (const waiting of queue.splice(0)) clearTimeout(waiting.timer);
+      const exits = [];
+      for (const host of hosts) {
+        if (!host.proc) continue;
+        exits.push(new Promise((resolve) => host.proc.once("exit", resolve)));
+        host.proc.kill("SIGKILL");
+        host.agent.destroy();
+      }
+      await Promise.all(exits);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: { front: { type: "string" }, port: { type: "string" }, hosts: { type: "string" }, slots: { type: "string" } },
+  });
+  if (!values.front) {
+    console.error("usage: node scripts/sandbox-plane.mjs --front HOST:PORT [--port N] [--hosts N] [--slots N]");
+    process.exit(2);
+  }
+  const plane = await startSandboxPlane({
+    front: values.front,
+    port: values.port ? Number(values.port) : undefined,
+    hosts: values.hosts ? Number(values.hosts) : undefined,
+    slotsPerHost: values.slots ? Number(values.slots) : undefined,
+  });
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => void plane.stop().then(() => process.exit(0)));
+}

@@ -1,0 +1,112 @@
+import * as v from "valibot";
+import { PARENT_GRACE_MS } from "../../schemas/limits";
+import { childCapabilityProps } from "../capabilities/child-env";
+import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
+import { mintGrant, revokeGrant } from "./sandbox-grants";
+import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
+import { childLimits, childRunInput, outcomeOfReply, runModules, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
+
+// The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
+// hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
+// sync with both:
+//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-queue-ms (the
+//        dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
+//   PUT  {plane}/modules/{sha256 of the body}  { mainModule, modules }  -> 204
+// Static modules (the harness today, language runtimes tomorrow) travel once per plane, named by content hash;
+// per execution only the user module and the run input do.
+
+/**
+ * How long the plane may hold a run while every host is busy or restarting, before answering 503: long enough for
+ * a replacement host (~0.2 s) and for a burst on busy hosts, short against a caller's patience.
+ */
+export const PLANE_QUEUE_MS = 5_000;
+/** Slack for the plane's own answer after the child's deadline: it kills a late host at timeout + grace. */
+const PLANE_ANSWER_SLACK_MS = 500;
+
+const PlaneAnswerSchema = v.variant("kind", [
+  v.object({ kind: v.literal("reply"), reply: v.unknown() }),
+  v.object({ kind: v.literal("unresponsive") }),
+  v.object({ kind: v.literal("failed"), name: v.pipe(v.string(), v.maxLength(200)), message: v.pipe(v.string(), v.maxLength(64 * 1024)) }),
+  v.object({ kind: v.literal("out-of-memory"), message: v.pipe(v.string(), v.maxLength(1024)) }),
+]);
+
+let moduleSet: Promise<{ hash: string; body: string }> | undefined;
+
+/** The static modules as the host stores them, and their name: the SHA-256 of exactly the bytes sent. */
+function staticModuleSet(): Promise<{ hash: string; body: string }> {
+  moduleSet ??= (async () => {
+    const body = JSON.stringify({ mainModule: SANDBOX_MAIN_MODULE, modules: SANDBOX_MODULES });
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
+    const hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+    return { hash, body };
+  })();
+  return moduleSet;
+}
+
+export class RemoteSandboxHost implements SandboxHost {
+  constructor(private readonly planeUrl: string) {}
+
+  async run(run: SandboxRun): Promise<SandboxOutcome> {
+    const capabilities = childCapabilityProps(run.capabilities);
+    const deadlineMs = PLANE_QUEUE_MS + run.timeoutMs + PARENT_GRACE_MS + PLANE_ANSWER_SLACK_MS;
+    const token = mintGrant({ executionId: run.capabilities.executionId, capabilities, expiresAt: Date.now() + deadlineMs });
+    try {
+      const modules = await staticModuleSet();
+      const body = JSON.stringify({
+        executionId: run.capabilities.executionId,
+        modulesHash: modules.hash,
+        userModuleName: USER_MODULE_NAME,
+        userModule: run.moduleCode,
+        runModules: runModules(run),
+        input: childRunInput(run),
+        limits: childLimits(run),
+        bindings: Object.keys(capabilities),
+        token,
+      });
+      const headers = {
+        "content-type": "application/json",
+        // What the dispatcher needs without parsing the body.
+        "x-modules-hash": modules.hash,
+        "x-deadline-ms": String(run.timeoutMs + PARENT_GRACE_MS),
+        "x-queue-ms": String(PLANE_QUEUE_MS),
+      };
+      if (run.startGate) await run.startGate;
+      const signal = AbortSignal.timeout(deadlineMs);
+      let response = await this.post(body, headers, signal);
+      if (response.status === 409) {
+        await response.body?.cancel();
+        const upload = await fetch(`${this.planeUrl}/modules/${modules.hash}`, { method: "PUT", body: modules.body, signal });
+        await upload.body?.cancel();
+        if (!upload.ok) return { kind: "failed", name: "SandboxError", message: `the sandbox plane refused the sandbox modules (${upload.status})` };
+        response = await this.post(body, headers, signal);
+      }
+      if (response.status === 503) {
+        await response.body?.cancel();
+        throw new ServiceError(
+          ErrorCode.SANDBOX_UNAVAILABLE,
+          `Every sandbox host is busy or restarting; retry in ${SANDBOX_RETRY_AFTER_S} s`,
+        );
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        return { kind: "failed", name: "SandboxError", message: `the sandbox plane answered ${response.status}` };
+      }
+      const parsed = v.safeParse(PlaneAnswerSchema, await response.json());
+      if (!parsed.success) return { kind: "failed", name: "SandboxError", message: "the sandbox plane answered with a malformed reply" };
+      const answer = parsed.output;
+      return answer.kind === "reply" ? outcomeOfReply(answer.reply) : answer;
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "unresponsive" };
+      // The plane itself is down (its supervisor restarts it): the same answer as every host restarting.
+      console.error("sandbox plane unreachable", error);
+      throw new ServiceError(ErrorCode.SANDBOX_UNAVAILABLE, `The sandbox plane is not reachable; retry in ${SANDBOX_RETRY_AFTER_S} s`, { cause: error });
+    } finally {
+      revokeGrant(token);
+    }
+  }
+
+  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    return fetch(`${this.planeUrl}/run`, { method: "POST", headers, body, signal });
+  }
+}
