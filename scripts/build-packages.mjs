@@ -23,7 +23,6 @@ const HASHED = [
   "packages.json",
   "package-lock.json",
   "scripts/build-packages.mjs",
-  "worker/execution/instrument.ts",
   "worker/execution/instrument-module.ts",
 ];
 const NAME = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
@@ -123,10 +122,9 @@ async function bundle(name) {
   fail(`cannot bundle ${name} for the sandbox: ${detail}. Remove it from packages.json or pick another version.`);
 }
 
-/** Build-time guard placement (worker/execution/instrument-module.ts), when that module exists. */
+/** Build-time guard placement (worker/execution/instrument-module.ts). */
 async function loadInstrumenter() {
   const source = path.join(ROOT, "worker", "execution", "instrument-module.ts");
-  if (!existsSync(source)) return undefined;
   const built = await esbuild.build({
     entryPoints: [source],
     bundle: true,
@@ -150,7 +148,8 @@ async function main() {
   const entries = [];
   for (const { name, version, why } of packages) {
     let code = await bundle(name);
-    if (instrument) code = instrument(code, GUARD_MODULE);
+    // The bundle is loaded as packages/<name>.js (worker/execution/module-resolution.ts): the guard module is at the root.
+    if (instrument) code = instrument(code, `${"../".repeat(name.split("/").length)}${GUARD_MODULE}`);
     entries.push(`  ${JSON.stringify(name)}: { version: ${JSON.stringify(version)}, why: ${JSON.stringify(why)}, code: ${JSON.stringify(code)} },`);
     console.log(`[build-packages] ${name}@${version}: ${(code.length / 1024).toFixed(0)} KiB${instrument ? ", instrumented" : ""}`);
   }

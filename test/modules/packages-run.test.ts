@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { packageModuleName } from "../../worker/execution/module-resolution";
 import { packageBundle, PACKAGE_SET } from "../../worker/execution/package-set";
 import { InProcessSandboxHost } from "../../worker/execution/sandbox";
 
@@ -24,10 +25,10 @@ describe("the default package set in the sandbox", () => {
   it.each(PACKAGE_SET.map((p) => p.name))("%s loads and runs in an isolate without Node built-ins", async (name) => {
     const code = packageBundle(name);
     expect(code).toBeTypeOf("string");
-    const moduleCode = `import * as p from "./pkg.js";\nexport default function (guard) { return async function (context) { ${exercise[name]} }; }`;
+    const moduleCode = `import * as p from "./${packageModuleName(name)}";\nexport default function (guard) { return async function (context) { ${exercise[name]} }; }`;
     const outcome = await host.run({
       moduleCode,
-      modules: { "pkg.js": { js: code ?? "" } },
+      modules: { [packageModuleName(name)]: { js: code ?? "" } },
       capabilities,
       contextJson: "{}",
       timeoutMs: 5_000,
