@@ -8,8 +8,12 @@ import { tsPlugin } from "@sveltejs/acorn-typescript";
 
 export interface EntryImport {
   specifier: string;
-  /** The import clause as written in JavaScript (`{ a as b }`, `* as ns`, `x, { y }`), or "" for `import "x"`. */
-  clause: string;
+  defaultName?: string;
+  namespace?: string;
+  /** `{ imported as local }`; `imported` already written as JavaScript (a name or a string literal). */
+  named: { imported: string; local: string }[];
+  /** `import "x"`: evaluated for its effects only. */
+  bare: boolean;
   /** Offset in the entry's source, for error positions. */
   start: number;
 }
@@ -51,35 +55,39 @@ export function liftEntryImports(source: string, typescript: boolean): LiftedEnt
     ranges.push([statement.start, statement.end]);
     // `import type { T } from "x"`: nothing at run time.
     if (statement.importKind === "type") continue;
-    const clause = importClause(statement.specifiers as Node[]);
-    // `import { type A } from "x"` keeps nothing but is still evaluated in TypeScript only if it has values.
-    if (clause === undefined) continue;
-    imports.push({ specifier: String((statement.source as Node).value), clause, start: statement.start });
+    const specifiers = statement.specifiers as Node[];
+    const parsed: EntryImport = { specifier: String((statement.source as Node).value), named: [], bare: specifiers.length === 0, start: statement.start };
+    for (const specifier of specifiers) {
+      const local = (specifier.local as Node).name as string;
+      if (specifier.type === "ImportDefaultSpecifier") parsed.defaultName = local;
+      else if (specifier.type === "ImportNamespaceSpecifier") parsed.namespace = local;
+      else if (specifier.importKind !== "type") {
+        const imported = specifier.imported as Node;
+        parsed.named.push({ imported: imported.type === "Literal" ? JSON.stringify(imported.value) : (imported.name as string), local });
+      }
+    }
+    // `import { type A } from "x"`: only types, nothing at run time (TypeScript elides it too).
+    if (!parsed.bare && parsed.defaultName === undefined && parsed.namespace === undefined && parsed.named.length === 0) continue;
+    imports.push(parsed);
   }
   return { body: blank(source, ranges), imports };
 }
 
-/** The clause in plain JavaScript; undefined when every specifier was a type. */
-function importClause(specifiers: Node[]): string | undefined {
-  if (specifiers.length === 0) return "";
-  let defaultName: string | undefined;
-  let namespace: string | undefined;
-  const named: string[] = [];
-  for (const specifier of specifiers) {
-    const local = (specifier.local as Node).name as string;
-    if (specifier.type === "ImportDefaultSpecifier") defaultName = local;
-    else if (specifier.type === "ImportNamespaceSpecifier") namespace = local;
-    else if (specifier.importKind !== "type") {
-      const imported = specifier.imported as Node;
-      const name = imported.type === "Literal" ? JSON.stringify(imported.value) : (imported.name as string);
-      named.push(name === local ? local : `${name} as ${local}`);
-    }
-  }
+/**
+ * The declaration in plain JavaScript, importing `target`. With `used` (a TypeScript entry), bindings the
+ * transpiled code never mentions are left out, as TypeScript elides imports used only as types: importing an
+ * interface by name would fail to link at run time. Undefined when nothing is left to import.
+ */
+export function importStatement(entryImport: EntryImport, target: string, used?: ReadonlySet<string>): string | undefined {
+  const from = JSON.stringify(target);
+  if (entryImport.bare) return `import ${from}; `;
+  const keep = (local: string) => used === undefined || used.has(local);
   const parts: string[] = [];
-  if (defaultName !== undefined) parts.push(defaultName);
-  if (namespace !== undefined) parts.push(`* as ${namespace}`);
-  if (named.length > 0) parts.push(`{ ${named.join(", ")} }`);
-  return parts.length === 0 ? undefined : parts.join(", ");
+  if (entryImport.defaultName !== undefined && keep(entryImport.defaultName)) parts.push(entryImport.defaultName);
+  if (entryImport.namespace !== undefined && keep(entryImport.namespace)) parts.push(`* as ${entryImport.namespace}`);
+  const named = entryImport.named.filter(({ local }) => keep(local));
+  if (named.length > 0) parts.push(`{ ${named.map(({ imported, local }) => (imported === local ? local : `${imported} as ${local}`)).join(", ")} }`);
+  return parts.length === 0 ? undefined : `import ${parts.join(", ")} from ${from}; `;
 }
 
 function blank(source: string, ranges: [number, number][]): string {

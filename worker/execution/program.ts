@@ -2,6 +2,7 @@ import type { Language } from "../../schemas/execute";
 import { entryOf, fileKind } from "../../schemas/files";
 import type { ValidationIssue } from "../../schemas/result";
 import type { InstrumentedProgram } from "./instrument";
+import { prepareFiles, type ModulePositions } from "./module-graph";
 import { prepare } from "./prepare";
 
 /** What a request asks to run: one `code` string, or `files` with an entry. Parsed requests only. */
@@ -41,13 +42,20 @@ export type PreparedProgram =
       program: InstrumentedProgram;
       /** Modules besides the harness and user.js that this program's isolate gets (its other files, its packages). */
       modules: Record<string, WorkerLoaderModule>;
+      /** Runtime positions in the program's other modules, by child module name (multi-file only). */
+      positions?: ReadonlyMap<string, ModulePositions>;
     }
   | { ok: false; issues: ValidationIssue[] };
 
-/** validate -> transpile -> analyze -> instrument, for every file the entry reaches. */
+/**
+ * validate -> transpile -> analyze -> instrument, for every file the entry reaches. A code request without the
+ * word `import` takes exactly the path it always did, so programs that import nothing pay nothing for modules.
+ */
 export async function prepareProgram(source: ProgramSource): Promise<PreparedProgram> {
   const entryCode = source.files.get(source.entry) ?? "";
-  const prepared = await prepare(entryCode, entryLanguage(source));
-  if (!prepared.ok) return source.multiFile ? { ok: false, issues: prepared.issues.map((issue) => ({ ...issue, file: source.entry })) } : prepared;
-  return { ok: true, program: prepared.program, modules: {} };
+  if (!source.multiFile && !/\bimport\b/.test(entryCode)) {
+    const prepared = await prepare(entryCode, source.language);
+    return prepared.ok ? { ok: true, program: prepared.program, modules: {} } : prepared;
+  }
+  return prepareFiles(source, entryLanguage(source));
 }
