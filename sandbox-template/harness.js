@@ -6,7 +6,7 @@
 // Protocol (keep in sync with worker/execution/child-protocol.ts):
 //   run({ contextJson, timeoutMs, stepsPerMs, captureLogs }) -> a string: the JSON text of
 //   { status, logs, resultJson?, resultTruncated?, error? }
-// user.js default-exports `(guard) => async (context) => { <user code> }`; the guard is passed in, never put
+// user.js default-exports `(guard, context) => async function () { <user code> }`; the guard is passed in, never put
 // on globalThis, so user code cannot reach or replace it.
 //
 // The harness shares its realm with the user's code and keeps working after that code has changed any global,
@@ -37,6 +37,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
 import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
+import { installFunctionSource } from "./function-source.js";
 import { armModuleGuard } from "./module-guard.js";
 // Last: modules evaluate in import order, and a multi-file program's other modules (and its packages) run their
 // top level when user.js is evaluated, so every harness module must be evaluated, and capture what it needs, first.
@@ -54,6 +55,9 @@ const LOG_ARG_LIMITS = { __proto__: null, maxChars: MAX_LOG_MESSAGE_CHARS, maxDe
 
 const LOG_LEVELS = /** @type {const} */ (["log", "info", "warn", "error", "debug"]);
 /** @typedef {(typeof LOG_LEVELS)[number]} LogLevel */
+
+// Before any user code exists: Function.prototype.toString shows the caller's source, not the guard calls.
+installFunctionSource();
 
 const nowIso = () => DatePrototypeToISOString(new DateCtor(DateNow()));
 
@@ -242,8 +246,8 @@ export default class Harness extends WorkerEntrypoint {
 
     let running;
     try {
-      const main = makeMain(control.guard);
-      running = main(JSONParse(contextJson));
+      const main = makeMain(control.guard, JSONParse(contextJson));
+      running = main();
     } catch (error) {
       settleThrown(error);
       return reply;

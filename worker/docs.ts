@@ -87,7 +87,7 @@ export function runtimeDocs() {
 /** What each execution error code means to the caller; the compiler checks every code is described. */
 const EXECUTION_ERROR_MEANINGS: Record<ExecutionErrorCode, string> = {
   SYNTAX_ERROR: "The code does not parse (or TypeScript does not transpile). Nothing ran; status is rejected.",
-  POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Nothing ran; status is rejected.",
+  POLICY_VIOLATION: "The code uses something the sandbox forbids (e.g. eval, import). Found before running: nothing ran, status is rejected. Code generation refused while running (e.g. `(async function () {}).constructor('…')`): status is error, logs kept.",
   RUNTIME_ERROR: "The code threw or rejected. line and column point at your source (TypeScript too).",
   TIMEOUT: "The code ran past config.timeout and was stopped. Logs written before that are kept.",
   CAPABILITY_DENIED: "The code called ai(), api() or db() without it in config.allowedAPIs, and did not catch the error.",

@@ -86,7 +86,7 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
   add("parse + policy checks (analyze)", () => analyze(CODE));
   add("instrumentation (instrument)", () => {
     const analyzed = analyze(CODE);
-    if (analyzed.ok) instrument(CODE, analyzed.program.ast, newGuardName());
+    if (analyzed.ok) instrument(CODE, analyzed.program, newGuardName());
   });
   add("prepare (all of the above for JS)", () => prepare(CODE, "javascript"));
   add("child env (3 capability stubs)", childEnv);

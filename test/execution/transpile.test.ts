@@ -1,7 +1,7 @@
 import * as acorn from "acorn";
 import { describe, expect, it } from "vitest";
 import { stripTypes } from "../../worker/execution/strip-types";
-import { transformWithEsbuild, transpileTypeScript } from "../../worker/execution/transpile";
+import { MAX_TYPESCRIPT_NESTING, maxNestingDepth, transformWithEsbuild, transpileTypeScript } from "../../worker/execution/transpile";
 import { execute } from "../helpers";
 
 /** The program's meaning without its formatting: positions, literal spelling and empty statements dropped. */
@@ -123,5 +123,65 @@ describe("transpileTypeScript", () => {
     expect(stripTypes(code)).toBeDefined();
     const result = await execute({ code, language: "typescript" });
     expect(result.error).toMatchObject({ code: "POLICY_VIOLATION", line: 3, column: 16 });
+  });
+});
+
+describe("TypeScript that would hurt esbuild, and type-only module syntax", () => {
+  it("refuses nesting too deep for esbuild before esbuild sees it, and serves the next enum program", async () => {
+    const deep = `enum E { A }\nreturn ${"(".repeat(30_000)}E.A${")".repeat(30_000)};`;
+    const refused = await execute({ code: deep, language: "typescript" });
+    expect(refused).toMatchObject({ success: false, status: "rejected", error: { code: "SYNTAX_ERROR" } });
+    expect(refused.error?.message).toMatch(/nested too deeply/);
+    const next = await execute({ code: "enum E { A, B }\nreturn E.B;", language: "typescript" });
+    expect(next).toMatchObject({ success: true, result: 1 });
+  });
+
+  it("refuses nesting of any form the TypeScript parser cannot hold (an arrow chain), and serves the next program", async () => {
+    const refused = await execute({ code: `enum E { A }\nreturn ${"() => ".repeat(16_000)}1;`, language: "typescript" });
+    expect(refused).toMatchObject({ success: false, status: "rejected", error: { code: "SYNTAX_ERROR" } });
+    expect(refused.error?.message).toMatch(/nested too deeply/);
+    const next = await execute({ code: "enum E { A, B }\nreturn E.B;", language: "typescript" });
+    expect(next).toMatchObject({ success: true, result: 1 });
+  });
+
+  it("transpiles an enum program nested 300 deep (the TypeScript parser holds about 500 parentheses in Node 22)", async () => {
+    const depth = 300;
+    const deep = await execute({ code: `enum E { A = 3 }\nreturn ${"(".repeat(depth)}E.A${")".repeat(depth)};`, language: "typescript" });
+    expect(deep).toMatchObject({ success: true, result: 3 });
+  });
+
+  it("refuses brackets nested past MAX_TYPESCRIPT_NESTING even when a syntax error stops the parser first", async () => {
+    const depth = MAX_TYPESCRIPT_NESTING + 1;
+    const result = await execute({ code: `let = ;\nenum E { A }\nreturn ${"(".repeat(depth)}E.A${")".repeat(depth)};`, language: "typescript" });
+    expect(result).toMatchObject({ success: false, status: "rejected", error: { code: "SYNTAX_ERROR" } });
+    expect(result.error?.message).toMatch(/nested too deeply/);
+  });
+
+  it("counts brackets in code only, not in strings, comments or template text", () => {
+    expect(maxNestingDepth(`const s = "${"(".repeat(5000)}"; // ${"[".repeat(5000)}\n/* ${"{".repeat(5000)} */ const t = \`${"(".repeat(5000)}\${(1)}\`;`)).toBe(2);
+    expect(maxNestingDepth("f([{ a: `${g(`${h()}`)}` }])")).toBe(7);
+    expect(maxNestingDepth(`type T = ${"Array<".repeat(3000)}number${">".repeat(3000)};`)).toBe(3000);
+    expect(maxNestingDepth("for (let i = 0; i < n; i++) {}\n".repeat(5000))).toBe(2);
+  });
+
+  it("restarts esbuild when a transform kills it, and the next transform works", async () => {
+    // Past the depth check, straight into esbuild: its WebAssembly overflows its stack and stops the service.
+    const killer = `enum E { A }\nreturn ${"(".repeat(30_000)}E.A${")".repeat(30_000)};`;
+    const killed = await transformWithEsbuild(killer);
+    expect(killed.ok).toBe(false);
+    const after = await transformWithEsbuild("enum E { A, B }\nreturn E.B;");
+    expect(after.ok).toBe(true);
+  });
+
+  it.each([
+    ["on the fast path", "import type { X } from './x';\nexport type Y = X;\nexport interface I { a: number }\nexport type { X as Z } from './x';\nconst a: number = 1;\nreturn a;", 1],
+    ["on the esbuild path", "import type { X } from './x';\nenum E { A = 7 }\nexport type { X };\nreturn E.A;", 7],
+  ])("erases import type and export type %s", async (_name, code, expected) => {
+    expect(await execute({ code, language: "typescript" })).toMatchObject({ success: true, result: expected });
+  });
+
+  it("still refuses an import that loads a value", async () => {
+    const result = await execute({ code: "import { x } from './x';\nreturn x;", language: "typescript" });
+    expect(result).toMatchObject({ success: false, status: "rejected" });
   });
 });

@@ -171,12 +171,28 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
     logs,
     error: {
       // The harness sets code only on errors ai()/api()/db() threw themselves, never on one the code built.
-      code: error.code === "CAPABILITY_DENIED" ? "CAPABILITY_DENIED" : "RUNTIME_ERROR",
+      code: error.code === "CAPABILITY_DENIED"
+        ? "CAPABILITY_DENIED"
+        : isCodeGenerationRefusal(error)
+          ? "POLICY_VIOLATION"
+          : "RUNTIME_ERROR",
       name: error.name,
       message: error.message,
       ...position,
     },
   };
+}
+
+/**
+ * workerd refuses code generation from strings at request time (eval, Function, and the async and generator
+ * function constructors reached through `.constructor`) with this EvalError. It is the run-time side of the
+ * static ban in analyze.ts, so it carries the same code. A program that throws such an error itself only
+ * reports itself as refused.
+ */
+const CODE_GENERATION_REFUSED = /^Code generation from strings disallowed/;
+
+function isCodeGenerationRefusal(error: { name: string; message: string }): boolean {
+  return error.name === "EvalError" && CODE_GENERATION_REFUSED.test(error.message);
 }
 
 function parseResult(json: string): unknown {
@@ -187,7 +203,7 @@ function parseResult(json: string): unknown {
   }
 }
 
-const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard)\.js:\d+:\d+\)?$/;
+const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source)\.js:\d+:\d+\)?$/;
 const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;
 
 function userLogs(logs: readonly LogEntry[], program: InstrumentedProgram): LogEntry[] {

@@ -43,7 +43,7 @@ async function prepareOrOverflow(code: string, language: Language): Promise<Prep
     return { ok: false, issues: transpiledMap ? mapIssues(analyzed.issues, transpiledMap) : analyzed.issues };
   }
   try {
-    return { ok: true, program: instrument(js, analyzed.program.ast, newGuardName(), transpiledMap) };
+    return { ok: true, program: instrument(js, analyzed.program, newGuardName(), transpiledMap) };
   } catch (error) {
     if (error instanceof WrapperBreakout) {
       return { ok: false, issues: [{ code: "POLICY_VIOLATION", message: error.message }] };

@@ -13,6 +13,8 @@ import primordials from "../../sandbox-template/primordials.js";
 import capabilities from "../../sandbox-template/capabilities.js";
 // @ts-ignore Text module
 import moduleGuard from "../../sandbox-template/module-guard.js";
+// @ts-ignore Text module
+import functionSource from "../../sandbox-template/function-source.js";
 
 export const USER_MODULE_NAME = "user.js";
 export const SANDBOX_MAIN_MODULE = "harness.js";
@@ -28,4 +30,5 @@ export const SANDBOX_MODULES: Readonly<Record<string, string>> = {
   "capabilities.js": capabilities as unknown as string,
   "guard.js": guard as unknown as string,
   [MODULE_GUARD_MODULE]: moduleGuard as unknown as string,
+  "function-source.js": functionSource as unknown as string,
 };

@@ -1,6 +1,6 @@
 import * as acorn from "acorn";
 import { tsPlugin } from "@sveltejs/acorn-typescript";
-import { parseUserCode } from "./analyze";
+import { parseUserCode, wrappedBody } from "./analyze";
 
 /**
  * The fast path for TypeScript: erase type-only syntax by overwriting it with spaces (as Node's strip-types and
@@ -21,11 +21,22 @@ export interface StrippedProgram {
   ast: acorn.Program;
 }
 
+/**
+ * The TypeScript parser ran out of stack: esbuild's parser recurses the same way (and stops its service for
+ * every later caller when it overflows), so it must not see the code, and analyze.ts could not parse it anyway.
+ */
+export class NestedTooDeeply extends Error {
+  override readonly name = "NestedTooDeeply";
+}
+
+/** undefined: esbuild decides (a parse error, or syntax the proof does not cover). Throws NestedTooDeeply. */
 export function stripTypes(source: string): StrippedProgram | undefined {
   try {
     return stripAndProve(source);
-  } catch {
-    // A parse error, or nesting deep enough to exhaust the stack in a walk: esbuild decides.
+  } catch (error) {
+    if (error instanceof RangeError || (error instanceof SyntaxError && /stack space/.test(error.message))) {
+      throw new NestedTooDeeply("The code is nested too deeply to transpile");
+    }
     return undefined;
   }
 }
@@ -39,8 +50,11 @@ function stripAndProve(source: string): StrippedProgram | undefined {
   const ranges = merge(found);
   const blanked = blank(source, ranges);
 
+  // The TypeScript is parsed as a module top level (where `import type` can be), the JavaScript where it runs, as
+  // the body of the wrapper's function: their statements must match. A program only a function body allows
+  // (`new.target`, a repeated `function f`) fails the first parse and goes to esbuild.
   const jsAst = parseUserCode(blanked);
-  if (!sameAfterErasure(tsAst, jsAst)) return undefined;
+  if (!sameAfterErasure(tsAst.body, wrappedBody(jsAst, blanked.length))) return undefined;
   return { code: blanked, ast: jsAst };
 }
 
@@ -61,16 +75,27 @@ const TS_PARSE_OPTIONS: acorn.Options = {
 const isNode = (value: unknown): value is Node =>
   typeof value === "object" && value !== null && typeof (value as Node).type === "string";
 
-/** esbuild elides unused imports in TypeScript; leaving module syntax to esbuild keeps both paths identical. */
-const isPlainStatement = (node: Node) => !/^(Import|Export|TSImportEquals|TSExportAssignment|TSNamespaceExport)/.test(node.type);
+/**
+ * esbuild elides unused imports in TypeScript; leaving module syntax to esbuild keeps both paths identical.
+ * Type-only imports and exports are the exception: they are erased whatever is used, so blanking is exact.
+ */
+const isPlainStatement = (node: Node) =>
+  isTypeOnlyStatement(node) || !/^(Import|Export|TSImportEquals|TSExportAssignment|TSNamespaceExport)/.test(node.type);
 
-/** Statements with no runtime meaning: erasing them is the whole of their semantics. */
+/**
+ * Statements with no runtime meaning: erasing them is the whole of their semantics. `import type …`,
+ * `export type …` and `export interface …` included: they name types only (the sandbox has no modules to load
+ * them from, and needs none).
+ */
 function isTypeOnlyStatement(node: Node): boolean {
   return (
     node.type === "TSInterfaceDeclaration" ||
     node.type === "TSTypeAliasDeclaration" ||
     node.type === "TSDeclareFunction" ||
-    node.declare === true
+    node.declare === true ||
+    (node.type === "ImportDeclaration" && node.importKind === "type") ||
+    (node.type === "ExportNamedDeclaration" &&
+      (node.exportKind === "type" || (isNode(node.declaration) && isTypeOnlyStatement(node.declaration))))
   );
 }
 
@@ -264,3 +289,22 @@ function sameAfterErasure(ts: unknown, js: unknown, inClassBody = false): boolea
 
 const isAbsent = (value: unknown) =>
   value === undefined || value === null || value === false || (Array.isArray(value) && value.length === 0);
+
+/**
+ * For the esbuild tier: `import type …` and `export type …` blanked, when the source parses as TypeScript, so that
+ * esbuild does not read the code as a module (where top-level `return` is an error). Anything else is left to
+ * esbuild as it is.
+ */
+export function eraseTypeOnlyModuleSyntax(source: string): string {
+  if (!/\b(?:import|export)\b/.test(source)) return source;
+  let tsAst: Node;
+  try {
+    tsAst = TypeScriptParser.parse(source, TS_PARSE_OPTIONS) as unknown as Node;
+  } catch {
+    return source;
+  }
+  const ranges = (tsAst.body as Node[])
+    .filter((node) => /^(Import|Export)/.test(node.type) && isTypeOnlyStatement(node))
+    .map((node): [number, number] => [node.start, node.end]);
+  return ranges.length > 0 ? blank(source, ranges) : source;
+}
