@@ -2,6 +2,7 @@ import type { ExecuteRequest } from "../../schemas/execute";
 import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from "../../schemas/result";
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
+import type { ModulePositions } from "./module-graph";
 import { prepareProgram, programSource } from "./program";
 import type { SourcePosition } from "./source-map";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
@@ -68,7 +69,8 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
       captureLogs: request.config.allowedAPIs.includes("console"),
       startGate: startRecorded,
     });
-    result = finish(fromOutcome(outcome, prepared.program, request.config.timeout));
+    const where: ProgramFiles = { positions: prepared.positions, ...(request.files ? { entryFile: programSource(request).entry } : {}) };
+    result = finish(fromOutcome(outcome, prepared.program, request.config.timeout, where));
   }
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
@@ -102,10 +104,16 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
 
 type OutcomeFields = Omit<ExecutionResult, "executionId" | "language" | "durationMs">;
 
-function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number): OutcomeFields {
+/** Where a multi-file program's runtime positions point: the entry's file, and the other modules' own maps. */
+interface ProgramFiles {
+  entryFile?: string;
+  positions?: ReadonlyMap<string, ModulePositions>;
+}
+
+function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, timeoutMs: number, where: ProgramFiles = {}): OutcomeFields {
   switch (outcome.kind) {
     case "reply":
-      return fromReply(outcome.reply, program);
+      return fromReply(outcome.reply, program, where);
     case "malformed":
       return {
         success: false,
@@ -149,7 +157,7 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
   }
 }
 
-function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFields {
+function fromReply(reply: ChildReply, program: InstrumentedProgram, where: ProgramFiles): OutcomeFields {
   const logs = userLogs(reply.logs, program);
   if (reply.status === "success") {
     return {
@@ -164,7 +172,7 @@ function fromReply(reply: ChildReply, program: InstrumentedProgram): OutcomeFiel
   if (reply.status === "timeout") {
     return { success: false, status: "timeout", logs, error: { code: "TIMEOUT", name: error.name, message: error.message } };
   }
-  const position = error.stack ? userPosition(error.stack, program) : undefined;
+  const position = error.stack ? userPosition(error.stack, program, where) : undefined;
   return {
     success: false,
     status: "error",
@@ -245,9 +253,19 @@ function framePosition(line: string, column: string): SourcePosition | undefined
   return plausible(position.line) && plausible(position.column) ? position : undefined;
 }
 
-/** The first stack frame in the user's module, mapped back through instrumentation (and TypeScript). */
-function userPosition(stack: string, program: InstrumentedProgram): { line: number; column: number } | undefined {
-  const match = /user\.js:(\d+):(\d+)/.exec(stack);
-  const generated = match ? framePosition(match[1] ?? "", match[2] ?? "") : undefined;
-  return generated ? program.toSourcePosition(generated) : undefined;
+/** A frame in user.js or in one of a multi-file program's modules (module-resolution.ts names them src/<path>). */
+const POSITION_FRAME = /\b(user\.js|src\/[A-Za-z0-9_./-]+):(\d+):(\d+)/;
+
+/** The first stack frame in the user's code, mapped back through instrumentation (and TypeScript), with its file. */
+function userPosition(stack: string, program: InstrumentedProgram, where: ProgramFiles): { file?: string; line: number; column: number } | undefined {
+  const match = POSITION_FRAME.exec(stack);
+  const generated = match ? framePosition(match[2] ?? "", match[3] ?? "") : undefined;
+  if (!match || !generated) return undefined;
+  if (match[1] === "user.js") {
+    const position = program.toSourcePosition(generated);
+    return position && where.entryFile !== undefined ? { file: where.entryFile, ...position } : position;
+  }
+  const module = where.positions?.get(match[1] ?? "");
+  const position = module?.toSourcePosition(generated);
+  return module && position ? { file: module.file, ...position } : undefined;
 }
