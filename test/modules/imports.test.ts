@@ -163,6 +163,19 @@ describe("the guard in modules and packages", () => {
     expect(result.logs.map((l) => l.message)).toEqual(["before"]);
   });
 
+  it("reports a module throwing at its top level as a runtime error in that file", async () => {
+    const result = await execute({ files: { "main.js": 'import "./lib/bad.js";\nreturn 1', "lib/bad.js": "const x = 1;\nthrow new Error('bad at load');" } });
+    expect(result).toMatchObject({ success: false, status: "error", error: { code: "RUNTIME_ERROR", file: "lib/bad.js", line: 2 } });
+    expect(result.error?.message).toContain("bad at load");
+  });
+
+  it("names the module file and line of an error thrown at run time", async () => {
+    const result = await execute({
+      files: { "main.ts": 'import { boom } from "./lib/boom";\nreturn boom()', "lib/boom.ts": "const n: number = 1;\nexport function boom(): never {\n  throw new Error('boom ' + n);\n}" },
+    });
+    expect(result.error).toMatchObject({ code: "RUNTIME_ERROR", message: "boom 1", file: "lib/boom.ts", line: 3 });
+  });
+
   it("keeps module top-level console output out of the logs and the host", async () => {
     const result = await execute({
       files: { "main.js": 'import "./noisy.js";\nconsole.log("from main"); return 1', "noisy.js": 'console.log("at load");' },

@@ -135,6 +135,7 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
     case "out-of-memory":
       return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
     case "failed":
+      if (where.positions && MODULE_LOAD_FAILED.test(outcome.message)) return fromModuleLoadFailure(outcome.message, program, timeoutMs, where);
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
         return {
@@ -155,6 +156,37 @@ function fromOutcome(outcome: SandboxOutcome, program: InstrumentedProgram, time
         },
       };
   }
+}
+
+/**
+ * A multi-file program's other modules (and its packages) run their top level while the isolate starts, before
+ * the harness can catch anything: workerd then fails the start with the uncaught error's text. The load-time
+ * guard (sandbox-template/module-guard.js) throws the guard's own TimeoutError there.
+ */
+const MODULE_LOAD_FAILED = /^Failed to start Worker:/;
+const LOAD_TIMED_OUT = /Uncaught Error: TimeoutError: Execution timed out\s+at guard\.js:/;
+
+function fromModuleLoadFailure(message: string, program: InstrumentedProgram, timeoutMs: number, where: ProgramFiles): OutcomeFields {
+  if (LOAD_TIMED_OUT.test(message)) {
+    return {
+      success: false,
+      status: "timeout",
+      logs: [],
+      error: { code: "TIMEOUT", name: "TimeoutError", message: `Execution exceeded the timeout of ${timeoutMs} ms while loading the program's modules` },
+    };
+  }
+  const thrown = message.replace(MODULE_LOAD_FAILED, "").trim().replace(/^Uncaught /, "");
+  return {
+    success: false,
+    status: "error",
+    logs: [],
+    error: {
+      code: "RUNTIME_ERROR",
+      name: "Error",
+      message: cutText(thrown.split("\n")[0] ?? thrown, MAX_ERROR_MESSAGE_CHARS),
+      ...userPosition(message, program, where),
+    },
+  };
 }
 
 function fromReply(reply: ChildReply, program: InstrumentedProgram, where: ProgramFiles): OutcomeFields {
