@@ -183,3 +183,55 @@ describe("the guard in modules and packages", () => {
     expect(result.logs.map((l) => l.message)).toEqual(["from main"]);
   });
 });
+
+describe("attacks through modules", () => {
+  it("keeps the harness working when a module poisons the realm while it loads", async () => {
+    const result = await execute({
+      files: {
+        "main.js": 'import "./poison.js";\nconsole.log("still logging", [1, 2]);\nreturn [1, 2, 3].length',
+        "poison.js": [
+          "Array.prototype.push = function () { throw new Error('push'); };",
+          "JSON.stringify = () => '\"forged\"';",
+          "Promise.prototype.then = function () { return this; };",
+          "export {};",
+        ].join("\n"),
+      },
+    });
+    expect(result).toMatchObject({ success: true, result: 3 });
+    expect(result.logs.map((l) => l.message)).toEqual(["still logging [1,2]"]);
+  });
+
+  it("cannot reach the harness's modules or the guard module by any specifier", async () => {
+    for (const specifier of ["./harness.js", "./module-guard.js", "../module-guard.js", "./run-limits.json", "./user.js", "./packages/zod.js", "module-guard.js", "packages/zod.js"]) {
+      const result = await execute({ files: { "main.js": `import * as m from ${JSON.stringify(specifier)};\nreturn Object.keys(m)`, "lib.js": "" } });
+      expect(result.status, specifier).toBe("rejected");
+      expect(result.error?.code, specifier).toBe("POLICY_VIOLATION");
+    }
+  });
+
+  it("gives a user file named like a harness module its own module, not the harness's", async () => {
+    const result = await execute({
+      files: { "main.js": 'import { who } from "./harness.js";\nimport { g } from "./module-guard.js";\nreturn [who, g]', "harness.js": 'export const who = "mine";', "module-guard.js": "export const g = 2;" },
+    });
+    expect(result).toMatchObject({ success: true, result: ["mine", 2] });
+  });
+
+  it("refuses an import reaching the guard module from a nested file", async () => {
+    const result = await execute({ files: { "main.js": 'import "./a/b.js";\nreturn 1', "a/b.js": 'import { guard } from "../../module-guard.js";\nguard = null;' } });
+    expect(result.error).toMatchObject({ code: "POLICY_VIOLATION", file: "a/b.js" });
+    expect(result.error?.message).toContain("outside");
+  });
+
+  it("handles import cycles between modules", async () => {
+    const result = await execute({
+      files: { "main.js": 'import { a } from "./a.js";\nreturn a()', "a.js": 'import { b } from "./b.js";\nexport const a = () => b() + 1;', "b.js": 'import { a } from "./a.js";\nexport const b = () => typeof a === "function" ? 1 : 0;' },
+    });
+    expect(result).toMatchObject({ success: true, result: 2 });
+  });
+
+  it("ends a module whose top-level await never settles and serves the next run", async () => {
+    const result = await execute({ files: { "main.js": 'import "./wait.js";\nreturn 1', "wait.js": "await new Promise(() => {});" }, config: { timeout: 300 } });
+    expect(result.success).toBe(false);
+    expect(await execute({ code: "return 2" })).toMatchObject({ success: true, result: 2 });
+  });
+});
