@@ -98,7 +98,7 @@ async function runChild(run, env, ctx) {
     compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
     compatibilityFlags: [],
     mainModule: set.mainModule,
-    modules: { ...(run.runModules ?? {}), ...set.modules, [String(run.userModuleName)]: String(run.userModule) },
+    modules: { ...set.modules, ...(run.runModules ?? {}), [String(run.userModuleName)]: String(run.userModule) },
     env: childEnv,
     globalOutbound: null,
     limits: run.limits,

@@ -6,16 +6,14 @@
 //
 // Those modules run their top level when the isolate loads, before harness.js's run() exists, so until run()
 // arms this module with the run's own guard (armModuleGuard), a load-time guard stops a top-level loop at the same
-// timeout (run-limits.json, written per run by worker/execution/sandbox.ts; keep in sync).
+// timeout (run-limits.js, replaced per run by worker/execution/sandbox.ts; keep in sync).
 
 import { createGuard } from "./guard.js";
-// @ts-ignore a JSON module the parent adds per run
-import limits from "./run-limits.json";
+import { stepsPerMs, timeoutMs } from "./run-limits.js";
 
-const runLimits = /** @type {{ timeoutMs: number, stepsPerMs: number }} */ (limits);
 const DateNow = Date.now;
 
-let control = createGuard(DateNow() + runLimits.timeoutMs, runLimits.stepsPerMs);
+let control = createGuard(DateNow() + timeoutMs, stepsPerMs);
 
 /** A live binding: importers see the run's guard once run() has armed this module. */
 export let guard = control.guard;

@@ -235,3 +235,16 @@ describe("attacks through modules", () => {
     expect(await execute({ code: "return 2" })).toMatchObject({ success: true, result: 2 });
   });
 });
+
+describe("the README's example", () => {
+  it("runs three files with two packages and reports the entry's language", async () => {
+    const result = await execute({
+      files: {
+        "main.ts": 'import { z } from "zod";\nimport { groupBy } from "lodash-es";\nimport { Order, total } from "./lib/orders";\nimport orders from "./data/orders.json";\nconst byCustomer = groupBy(z.array(Order).parse(orders), (o) => o.customer);\nreturn Object.fromEntries(Object.entries(byCustomer).map(([name, list]) => [name, total(list)]));',
+        "lib/orders.ts": 'import { z } from "zod";\nexport const Order = z.object({ customer: z.string(), amount: z.number().positive() });\nexport type Order = z.infer<typeof Order>;\nexport function total(orders: Order[]): number { return orders.reduce((sum, o) => sum + o.amount, 0); }',
+        "data/orders.json": '[{ "customer": "ada", "amount": 12 }, { "customer": "bob", "amount": 5 }, { "customer": "ada", "amount": 30 }]',
+      },
+    });
+    expect(result).toMatchObject({ success: true, result: { ada: 42, bob: 5 }, language: "typescript" });
+  });
+});

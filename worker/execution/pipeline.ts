@@ -3,7 +3,7 @@ import type { ExecutionError, ExecutionResult, LogEntry, ValidationIssue } from 
 import { cutText, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, type ChildReply } from "./child-protocol";
 import type { InstrumentedProgram } from "./instrument";
 import type { ModulePositions } from "./module-graph";
-import { prepareProgram, programSource } from "./program";
+import { entryLanguage, prepareProgram, programSource } from "./program";
 import type { SourcePosition } from "./source-map";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
@@ -37,7 +37,8 @@ export async function executeRequest(deps: PipelineDeps, request: ExecuteRequest
   const execution: StartedExecution = { executionId: crypto.randomUUID(), caller, request, startedAt };
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
-    language: request.language,
+    // A files request is in its entry's language (main.ts runs as TypeScript whatever `language` said).
+    language: request.files ? entryLanguage(programSource(request)) : request.language,
     durationMs: Date.now() - startedAt,
     ...partial,
   });

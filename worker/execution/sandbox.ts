@@ -50,9 +50,15 @@ export function childRunInput(run: SandboxRun): ChildRunInput {
   return { contextJson: run.contextJson, timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: run.captureLogs };
 }
 
-/** The modules of this run besides the static set and user.js: the program's own, and the limits module-guard.js reads. */
+/**
+ * The modules of this run besides the static set and user.js: the program's own (named src/ and packages/, so
+ * they cannot collide with the static set), and the limits module-guard.js reads, which replaces the static default.
+ */
 export function runModules(run: SandboxRun): Record<string, WorkerLoaderModule> {
-  return { ...(run.modules ?? {}), [RUN_LIMITS_MODULE]: { json: { timeoutMs: run.timeoutMs, stepsPerMs: GUARD_STEPS_PER_MS } } };
+  return {
+    ...(run.modules ?? {}),
+    [RUN_LIMITS_MODULE]: { js: `export const timeoutMs = ${run.timeoutMs}; export const stepsPerMs = ${GUARD_STEPS_PER_MS};\n` },
+  };
 }
 
 export function childLimits(run: SandboxRun): { cpuMs: number; subRequests: number } {
@@ -88,7 +94,7 @@ export class InProcessSandboxHost implements SandboxHost {
       compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
       compatibilityFlags: [],
       mainModule: SANDBOX_MAIN_MODULE,
-      modules: { ...runModules(run), ...SANDBOX_MODULES, [USER_MODULE_NAME]: run.moduleCode },
+      modules: { ...SANDBOX_MODULES, ...runModules(run), [USER_MODULE_NAME]: run.moduleCode },
       env: this.childEnv(run.capabilities),
       globalOutbound: null,
       limits: childLimits(run),

@@ -1,6 +1,6 @@
 import type { ExecutionResult } from "../../schemas/result";
 import type { ExecutionRecorder, StartedExecution } from "../execution/pipeline";
-import { programSource } from "../execution/program";
+import { entryLanguage, programSource } from "../execution/program";
 import { MAX_STORED_CONTEXT_BYTES, MAX_STORED_ERROR_BYTES, MAX_STORED_LOGS_BYTES, MAX_STORED_RESULT_BYTES, capJson, capLogs, truncateText } from "./caps";
 import { completeExecution, insertStarted, type StartedRow } from "./executions-store";
 import { staleAfter, sweepOrphans } from "./orphans";
@@ -55,7 +55,7 @@ async function startedRow(execution: StartedExecution, nowMs: number): Promise<S
   return {
     id: execution.executionId,
     caller: execution.caller,
-    language: request.language,
+    language: request.files ? entryLanguage(source) : request.language,
     code: source.files.get(source.entry) ?? "",
     codeSha256: await sha256Hex(filesJson ?? request.code ?? ""),
     filesJson,
