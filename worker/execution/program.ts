@@ -3,6 +3,7 @@ import { entryOf, fileKind } from "../../schemas/files";
 import type { ValidationIssue } from "../../schemas/result";
 import type { InstrumentedProgram } from "./instrument";
 import { prepareFiles, type ModulePositions } from "./module-graph";
+import { liftEntryImports } from "./entry-imports";
 import { prepare } from "./prepare";
 
 /** What a request asks to run: one `code` string, or `files` with an entry. Parsed requests only. */
@@ -53,9 +54,14 @@ export type PreparedProgram =
  */
 export async function prepareProgram(source: ProgramSource): Promise<PreparedProgram> {
   const entryCode = source.files.get(source.entry) ?? "";
-  if (!source.multiFile && !/\bimport\b/.test(entryCode)) {
+  if (!source.multiFile && !importsAtRunTime(entryCode, source.language)) {
     const prepared = await prepare(entryCode, source.language);
     return prepared.ok ? { ok: true, program: prepared.program, modules: {} } : prepared;
   }
   return prepareFiles(source, entryLanguage(source));
+}
+
+/** Whether code has an import that needs a module at run time (`import type` does not; analyze.ts erases it). */
+function importsAtRunTime(code: string, language: Language): boolean {
+  return /\bimport\b/.test(code) && liftEntryImports(code, language === "typescript").imports.length > 0;
 }
