@@ -6,7 +6,9 @@ import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../wo
 // Production freezes Date.now() while synchronous code runs; this loads the real harness into a real isolate with
 // a user module that freezes the clock before the harness reads it, to show the step count stops the loop anyway.
 // `guardPrelude` runs just before guard.js captures Date.now: guard.js is evaluated before any user module (a
-// multi-file program's modules run at load, so harness.js imports user.js last), so a fake clock goes there.
+// multi-file program's modules run at load, so harness.js imports user.js last), so a fake clock goes there. The
+// clock reads 0 while the isolate starts (module-guard.js creates its load-time guard then): a fake clock starts
+// at the first read that is not.
 function loadWithUserModule(userModule: string, guardPrelude = "") {
   const worker = env.LOADER.load({
     compatibilityDate: "2026-08-01",
@@ -29,7 +31,7 @@ describe("the guard", () => {
     // the run; so the guard's clock freezes at its first call, when the guard is created.
     const harness = loadWithUserModule(
       "export default (guard) => async () => { for (;;) guard(); };",
-      "const realNow = Date.now; let frozen; Date.now = () => (frozen ??= realNow());\n",
+      "const realNow = Date.now; let frozen; Date.now = () => (frozen ??= realNow() || undefined) ?? 0;\n",
     );
     const startedAt = Date.now();
     const reply = await harness.run({ contextJson: "{}", timeoutMs: 300, stepsPerMs: GUARD_STEPS_PER_MS });
@@ -59,7 +61,7 @@ describe("the guard", () => {
       };
     `,
       // Date.now() at module scope is not the time of the run; the fake clock starts at its first call.
-      "const realNow = Date.now; let clock; Date.now = () => (clock ??= realNow()); globalThis.advanceClock = (ms) => { clock += ms; };\n",
+      "const realNow = Date.now; let clock; Date.now = () => (clock ??= realNow() || undefined) ?? 0; globalThis.advanceClock = (ms) => { if (clock !== undefined) clock += ms; };\n",
     );
     const reply = await harness.run({ contextJson: "{}", timeoutMs: 300, stepsPerMs: GUARD_STEPS_PER_MS, captureLogs: true });
     expect(reply.status).toBe("timeout");
