@@ -7,7 +7,8 @@
 // Protocol (keep in sync with worker/execution/remote-sandbox.ts and scripts/sandbox-plane.mjs):
 //   GET  /health                           -> 200 { moduleSets }
 //   PUT  /modules/{sha256 of the body}     { mainModule, modules }  -> 204 | 400 (hash mismatch)
-//   POST /run { modulesHash, userModuleName, userModule, input, limits, bindings, token }
+//   POST /run { modulesHash, userModuleName, userModule, runModules, input, limits, bindings, token }
+//   (runModules: this run's other modules, a multi-file program's files and its packages, as loader modules)
 //        -> 200 { kind: "reply", reply } | 200 { kind: "failed", name, message } | 409 (unknown module set)
 // The reply is whatever the harness's run() resolved with, passed on untouched: the front parses it.
 //
@@ -101,7 +102,7 @@ async function runChild(run, env, ctx) {
     compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
     compatibilityFlags: [],
     mainModule: set.mainModule,
-    modules: { ...set.modules, [String(run.userModuleName)]: String(run.userModule) },
+    modules: { ...set.modules, ...(run.runModules ?? {}), [String(run.userModuleName)]: String(run.userModule) },
     env: childEnv,
     globalOutbound: null,
     limits: run.limits,

@@ -58,6 +58,7 @@ export class RemoteSandboxHost implements SandboxHost {
         modulesHash: modules.hash,
         userModuleName: USER_MODULE_NAME,
         userModule: run.program.planeUserModule,
+        runModules: run.program.planeRunModules?.({ timeoutMs: run.timeoutMs }) ?? {},
         input: childRunInput(run),
         limits: childLimits(run),
         bindings: Object.keys(capabilities),

@@ -24,7 +24,9 @@ function pythonFiles(env: Env): Promise<PythonFiles> {
  * inside the child, so /execute reports a syntax error from its one child, and /validate starts a child to compile.
  */
 export const python: LanguageRuntime = {
-  async prepare(code, env) {
+  async prepare(source, env) {
+    // Python takes `code` only (schemas/execute.ts refuses files for it): the one file is the program.
+    const code = source.files.get(source.entry) ?? "";
     return {
       ok: true,
       program: {
@@ -40,7 +42,8 @@ export const python: LanguageRuntime = {
     };
   },
 
-  async validate(code, env) {
+  async validate(source, env) {
+    const code = source.files.get(source.entry) ?? "";
     const worker = env.LOADER.load({
       compatibilityDate: CHILD_COMPATIBILITY_DATE,
       compatibilityFlags: [],
