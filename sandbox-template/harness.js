@@ -221,6 +221,12 @@ export default class Harness extends WorkerEntrypoint {
       channel.close();
       resolveReply(`{"status":"${status}","logs":${logs.drain()}${fields}}`);
     };
+    /**
+     * The run is over its time: the guard tripped, or the clock is past the deadline. The second catches one last
+     * builtin call (a huge sort, a regex) that passes no guard check and finishes late: that run exceeded its
+     * timeout whatever it returned, as a Python run does (worker/languages/python/child/harness.js).
+     */
+    const overran = () => control.isTripped() || DateNow() > startedAt + timeoutMs;
     const settleTimeout = () =>
       settle(
         "timeout",
@@ -229,7 +235,7 @@ export default class Harness extends WorkerEntrypoint {
     /** @param {unknown} error */
     const settleThrown = (error) => {
       // The guard's timeout error may have been caught and rethrown as something else: the clock decides.
-      if (control.isTripped()) return settleTimeout();
+      if (overran()) return settleTimeout();
       settle("error", `,"error":${describeThrown(error)}`);
     };
     /**
@@ -239,13 +245,13 @@ export default class Harness extends WorkerEntrypoint {
      */
     const onReturned = (value) => {
       if (settled) return;
-      if (control.isTripped()) {
+      if (overran()) {
         settleTimeout();
         return;
       }
       if (value === undefined) {
         const fields = sessionFields();
-        if (control.isTripped()) {
+        if (overran()) {
           settleTimeout();
           return;
         }
@@ -255,7 +261,7 @@ export default class Harness extends WorkerEntrypoint {
       // Encoding runs the value's getters and toJSON, guarded like the rest of the user's code.
       const { json, truncated } = encodeJson(value, RESULT_LIMITS);
       const stateFields = sessionFields();
-      if (control.isTripped()) {
+      if (overran()) {
         settleTimeout();
         return;
       }
