@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_CONTEXT_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
 import { DEFAULT_ENTRY, FilesSchema, entryProblem } from "./files";
+import { isPlainObject } from "./plain-object";
 
 export const LANGUAGES = ["javascript", "typescript", "python"] as const;
 export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
@@ -57,11 +58,7 @@ export type ExecuteConfig = v.InferOutput<typeof ExecuteConfigSchema>;
  * data properties, and so does the JSON the sandbox receives). `v.record` also took an array (`[1]` became
  * `{ "0": 1 }`). The OpenAPI document describes it as `{ "type": "object" }` (worker/http/openapi.ts).
  */
-export const ContextObjectSchema = v.custom<Record<string, unknown>>((input) => {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
-  const proto: unknown = Object.getPrototypeOf(input);
-  return proto === Object.prototype || proto === null;
-}, "context must be a JSON object (not an array or null)");
+export const ContextObjectSchema = v.custom<Record<string, unknown>>(isPlainObject, "context must be a JSON object (not an array or null)");
 
 export const ContextSchema = v.pipe(
   ContextObjectSchema,

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { isPlainObject } from "./plain-object";
 import { MAX_CODE_BYTES, MAX_FILE_PATH_CHARS, MAX_FILE_PATH_SEGMENTS, MAX_FILES } from "./limits";
 
 // A multi-file program: `files` maps paths to sources. Paths are checked here, once, so everything after the edge
@@ -88,11 +89,7 @@ export function entryProblem(files: Record<string, string>, entry: string | unde
 }
 
 /** A plain JSON object; its own type check, so no key is dropped (see ContextObjectSchema in execute.ts). */
-export const FilesObjectSchema = v.custom<Record<string, string>>((input) => {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
-  const proto: unknown = Object.getPrototypeOf(input);
-  return proto === Object.prototype || proto === null;
-}, 'files must be a JSON object of path -> source, like { "main.ts": "...", "lib/util.ts": "..." }');
+export const FilesObjectSchema = v.custom<Record<string, string>>(isPlainObject, 'files must be a JSON object of path -> source, like { "main.ts": "...", "lib/util.ts": "..." }');
 
 export const FilesSchema = v.pipe(
   FilesObjectSchema,
