@@ -6,6 +6,10 @@ import harness from "./child/harness.js";
 import runner from "./child/runner.py";
 // @ts-ignore Text module
 import guard from "../../../sandbox-template/guard.js";
+// @ts-ignore Text module
+import logChannel from "../../../sandbox-template/log-channel.js";
+// @ts-ignore Text module
+import primordials from "../../../sandbox-template/primordials.js";
 
 export const PYTHON_MAIN_MODULE = "harness.js";
 
@@ -32,6 +36,8 @@ export function pythonChildModules(files: PythonFiles, code: string): Record<str
   return {
     [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
     "guard.js": { js: guard as unknown as string },
+    "log-channel.js": { js: logChannel as unknown as string },
+    "primordials.js": { js: primordials as unknown as string },
     "runner.py": { text: runner as unknown as string },
     "user.py": { text: code },
     "pyodide.mjs": { js: files.loader },
