@@ -30,7 +30,7 @@ export interface SandboxRun {
   sessionStateJson?: string;
   /**
    * Cancels the run when set. In process: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it
-   * does. (The remote host does not take cancels yet: its run ends at its timeout.)
+   * does. Remote: the request to the plane is aborted, and the plane kills the host that runs it.
    */
   cancellation?: Cancellation;
 }
@@ -144,7 +144,7 @@ const CANCEL_POLL_MS = 5;
  * Resolves CANCEL_GRACE_MS after the cancellation is set, having told the child at once. Polled, not listened to:
  * the cancel may be set from another request, where this request's stub and timers cannot be touched.
  */
-function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
+export function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
   let poll: number | undefined;
   let grace: number | undefined;
   const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {
