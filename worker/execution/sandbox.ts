@@ -129,12 +129,31 @@ export class InProcessSandboxHost implements SandboxHost {
     const call = harness.run(childRunInput(run)).then(parseChildReply, outcomeOfError);
     const cancel = cancelWatch(run.cancellation, () => harness.cancel());
     try {
-      return await Promise.race([call, backstop, cancel.cancelled]);
+      const outcome = await Promise.race([call, backstop, cancel.cancelled]);
+      if (run.cancellation && endedByTimeout(outcome)) await cancelReadAfterBusyThread();
+      return outcome;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       cancel.stop();
     }
   }
+}
+
+/** How long a timed-out cancellable run waits for a cancel its busy thread could not read yet (below). */
+const PENDING_CANCEL_WAIT_MS = 10;
+
+/**
+ * Locally the child runs on the front's thread, so a loop that never yields keeps the front from reading anything,
+ * a cancel included, until the guard ends the loop at its timeout; the reply is then handled before the socket
+ * message or RPC call that carried the cancel. Handing the event loop a turn lets such a cancel land, and the
+ * pipeline reports the run as cancelled (it ended at its timeout either way). Costs timed-out streamed runs only.
+ */
+function cancelReadAfterBusyThread(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, PENDING_CANCEL_WAIT_MS));
+}
+
+function endedByTimeout(outcome: SandboxOutcome): boolean {
+  return outcome.kind === "unresponsive" || (outcome.kind === "reply" && outcome.reply.status === "timeout");
 }
 
 /** How often a cancellable run looks at its cancellation (see cancelWatch): part of the cancel's latency. */
