@@ -7,7 +7,8 @@
 //     their host is replaced, and the service keeps answering;
 //   - in a concurrent mix, only the runaway's caller is affected;
 //   - capability calls from a remote child reach the front's policy (db() allowed and denied);
-//   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused;
+//   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused, and a run
+//     cancelled while it waits leaves the queue without killing a host;
 //   - a cancel reaches the host: a WebSocket cancel of a `while (true) {}` and an SSE disconnect from a loop that
 //     awaits and logs both end the run on its host (the plane kills it), answer or record status "cancelled" with
 //     the logs so far, and the next request answers normally.
@@ -270,7 +271,23 @@ try {
     // Wedged for longer than the plane's queue budget (5 s), so the held request must get its 503.
     const wedges = Array.from({ length: HOSTS }, () => execute(REGEX, { timeout: 8_000 }));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const held = await execute("return 1;");
+    // A run cancelled while it waits for a host leaves the queue and kills no host (they run others' code).
+    const before = await planeHealth();
+    const queuedCancel = cancelOverSocket("return 1;", 10_000, 300);
+    const holding = execute("return 1;");
+    // Awaited below; a failed check in between must not leave them unhandled when the service stops.
+    for (const pending of [holding, ...wedges]) pending.catch(() => {});
+    const { result: cancelledInQueue } = await queuedCancel;
+    assert.equal(cancelledInQueue.status, "cancelled", JSON.stringify(cancelledInQueue));
+    // Left waiting, it would hold its place until the queue's 5 s budget.
+    let queued = Infinity;
+    for (let attempt = 0; attempt < 50 && queued > 1; attempt++) {
+      queued = (await planeHealth()).queued;
+      if (queued > 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(queued, 1, "the cancelled run stayed in the queue beside the held request");
+    assert.equal((await planeHealth()).cancelled, before.cancelled, "a cancel in the queue killed a host");
+    const held = await holding;
     assert.equal(held.status, 503, `HTTP ${held.status}: ${JSON.stringify(held.body)}`);
     assert.equal(held.body.error?.code, "SANDBOX_UNAVAILABLE");
     assert.ok(Number(held.headers.get("retry-after")) > 0, "Retry-After is missing");
