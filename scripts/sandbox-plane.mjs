@@ -12,7 +12,10 @@
 // - a host that dies is restarted at once, then with backoff (0.25 s doubling to 10 s) while it keeps dying
 //   before coming up; it never gives up, and says so in the console;
 // - while no slot is free, runs wait up to the front's queue budget, then get 503 (the front answers 503 with
-//   Retry-After); the plane's own socket is always open, so callers never see a TCP refusal.
+//   Retry-After); the plane's own socket is always open, so callers never see a TCP refusal;
+// - a caller that closes its request before the answer has cancelled the run (the front aborts its fetch): a
+//   queued run is dropped, a running one's host is SIGKILLed at once and replaced, since killing is the only
+//   thing that stops code that never yields. With more than one slot per host, its other runs end with it.
 //
 // Protocol: keep in sync with worker/execution/remote-sandbox.ts (front side) and sandbox-host/host.js.
 //
@@ -65,7 +68,7 @@ export async function startSandboxPlane(options) {
   /** @type {Array<{ run: (host: any) => void, fail: () => void, timer: NodeJS.Timeout }>} */
   const queue = [];
   let stopping = false;
-  const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0 };
+  const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0, cancelled: 0 };
 
   const hosts = Array.from({ length: hostCount }, (_, index) => ({
     id: index + 1,
@@ -206,7 +209,11 @@ export async function startSandboxPlane(options) {
     });
   }
 
-  async function runOnHost(host, body, hash, deadlineMs, respond) {
+  /**
+   * @param {{ gone: boolean, cancel?: () => void }} caller  set by the request handler when the caller hangs up
+   */
+  async function runOnHost(host, body, hash, deadlineMs, respond, caller) {
+    if (caller.gone) return drainQueue();
     counters.runs++;
     let answered = false;
     const run = {
@@ -220,6 +227,14 @@ export async function startSandboxPlane(options) {
       killedFor: /** @type {string | undefined} */ (undefined),
     };
     host.inflight.add(run);
+    caller.cancel = () => {
+      if (answered) return;
+      counters.cancelled++;
+      log(`host ${host.id}: a run was cancelled: killing it`);
+      killHost(host, "a run on it was cancelled (killing is the only way to stop code that does not yield) and it was replaced");
+      run.killedFor = "cancelled";
+      run.answer(499, JSON.stringify({ error: "cancelled" }));
+    };
     const timer = setTimeout(() => {
       counters.unresponsive++;
       log(`host ${host.id} missed a run's deadline (${deadlineMs} ms): killing it`);
@@ -267,7 +282,7 @@ export async function startSandboxPlane(options) {
 
   const server = http.createServer(async (request, response) => {
     const respond = (status, payload, headers = {}) => {
-      if (response.headersSent) return;
+      if (response.headersSent || response.destroyed) return;
       response.writeHead(status, { "content-type": "application/json", ...headers });
       response.end(payload);
     };
@@ -290,6 +305,14 @@ export async function startSandboxPlane(options) {
         return respond(204, "");
       }
       if (request.method === "POST" && url.pathname === "/run") {
+        // The front cancels a run by aborting this request (worker/execution/remote-sandbox.ts).
+        /** @type {{ gone: boolean, cancel?: () => void }} */
+        const caller = { gone: false };
+        response.once("close", () => {
+          if (response.writableFinished) return;
+          caller.gone = true;
+          caller.cancel?.();
+        });
         const hash = String(request.headers["x-modules-hash"] ?? "");
         const deadlineMs = Number(request.headers["x-deadline-ms"]);
         const queueMs = Number(request.headers["x-queue-ms"] ?? 0);
@@ -297,13 +320,13 @@ export async function startSandboxPlane(options) {
         if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) return respond(400, JSON.stringify({ error: "x-deadline-ms is required" }));
         if (!moduleSets.has(hash)) return respond(409, JSON.stringify({ missing: "modules" }));
         const host = queue.length === 0 ? freeHost() : undefined;
-        if (host) return void runOnHost(host, body, hash, deadlineMs, respond);
+        if (host) return void runOnHost(host, body, hash, deadlineMs, respond, caller);
         if (queue.length >= MAX_QUEUED_RUNS || queueMs <= 0) {
           counters.rejected++;
           return respond(503, JSON.stringify({ error: "no sandbox host is free" }));
         }
         const waiting = {
-          run: (free) => void runOnHost(free, body, hash, deadlineMs, respond),
+          run: (free) => void runOnHost(free, body, hash, deadlineMs, respond, caller),
           fail: () => {},
           timer: setTimeout(() => {
             const index = queue.indexOf(waiting);
@@ -313,6 +336,11 @@ export async function startSandboxPlane(options) {
           }, queueMs),
         };
         queue.push(waiting);
+        caller.cancel = () => {
+          const index = queue.indexOf(waiting);
+          if (index >= 0) queue.splice(index, 1);
+          clearTimeout(waiting.timer);
+        };
         return;
       }
       respond(404, JSON.stringify({ error: "not found" }));

@@ -5,7 +5,7 @@ import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
 import { mintGrant, revokeGrant } from "./sandbox-grants";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 import { parseChildReply } from "./child-protocol";
-import { childLimits, childRunInput, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
+import { cancelWatch, childLimits, childRunInput, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
 
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
@@ -15,6 +15,9 @@ import { childLimits, childRunInput, type SandboxHost, type SandboxOutcome, type
 //   PUT  {plane}/modules/{sha256 of the body}  { mainModule, modules }  -> 204
 // Static modules (the harness today, language runtimes tomorrow) travel once per plane, named by content hash;
 // per execution only the user module and the run input do.
+// Cancelling is closing the request: the front aborts its POST /run, and the dispatcher, seeing its caller gone
+// before the answer, SIGKILLs the host that runs it (the only thing that stops a loop that never yields) or drops
+// it from its queue.
 
 /**
  * How long the plane may hold a run while every host is busy or restarting, before answering 503: long enough for
@@ -51,6 +54,24 @@ export class RemoteSandboxHost implements SandboxHost {
     const capabilities = childCapabilityProps(run.capabilities);
     const deadlineMs = PLANE_QUEUE_MS + run.timeoutMs + PARENT_GRACE_MS + PLANE_ANSWER_SLACK_MS;
     const token = mintGrant({ executionId: run.capabilities.executionId, capabilities, expiresAt: Date.now() + deadlineMs });
+    // Aborted from the cancel's poll, a timer of this request, so the abort is this request's own I/O.
+    const cancelled = new AbortController();
+    const cancel = cancelWatch(run.cancellation, async () => cancelled.abort());
+    try {
+      return await Promise.race([this.exchange(run, capabilities, deadlineMs, token, cancelled.signal), cancel.cancelled]);
+    } finally {
+      cancel.stop();
+      revokeGrant(token);
+    }
+  }
+
+  private async exchange(
+    run: SandboxRun,
+    capabilities: ReturnType<typeof childCapabilityProps>,
+    deadlineMs: number,
+    token: string,
+    cancelled: AbortSignal,
+  ): Promise<SandboxOutcome> {
     try {
       const modules = await staticModuleSet();
       const body = JSON.stringify({
@@ -72,7 +93,7 @@ export class RemoteSandboxHost implements SandboxHost {
         "x-queue-ms": String(PLANE_QUEUE_MS),
       };
       if (run.startGate) await run.startGate;
-      const signal = AbortSignal.timeout(deadlineMs);
+      const signal = AbortSignal.any([AbortSignal.timeout(deadlineMs), cancelled]);
       let response = await this.post(body, headers, signal);
       if (response.status === 409) {
         await response.body?.cancel();
@@ -98,12 +119,11 @@ export class RemoteSandboxHost implements SandboxHost {
       return answer.kind === "reply" ? parseChildReply(answer.reply) : answer;
     } catch (error) {
       if (error instanceof ServiceError) throw error;
+      if (cancelled.aborted) return { kind: "cancelled" };
       if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "unresponsive" };
       // The plane itself is down (its supervisor restarts it): the same answer as every host restarting.
       console.error("sandbox plane unreachable", error);
       throw new ServiceError(ErrorCode.SANDBOX_UNAVAILABLE, `The sandbox plane is not reachable; retry in ${SANDBOX_RETRY_AFTER_S} s`, { cause: error });
-    } finally {
-      revokeGrant(token);
     }
   }
 
