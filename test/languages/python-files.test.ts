@@ -3,6 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { ExecuteRequestInput } from "../../schemas/execute";
 import type { ExecutionRecord } from "../../schemas/history";
 import type { ExecutionResult, ValidateResponse } from "../../schemas/result";
+import { parseChildReply } from "../../worker/execution/child-protocol";
+import { programSource } from "../../worker/execution/program";
+import { checkIssues, pythonPosition } from "../../worker/languages/python";
 import { BASE, execute, post } from "../helpers";
 
 // Multi-file Python end to end: files + entry through POST /execute and /validate, the real LOADER and the
@@ -161,6 +164,42 @@ describe("python files: the parent re-checks the file a child names", () => {
     const code = await execute({ language: "python", code: forging("'<code>'") });
     expect(code).toMatchObject({ error: { name: "Forged", line: 3 } });
     expect(code.error).not.toHaveProperty("file");
+  });
+});
+
+describe("python files: the parent's parsers believe no file the request lacks", () => {
+  const source = programSource({ files: { "main.py": "1", "lib/x.py": "", "data.json": "{}" }, language: "python" });
+
+  it("drops a forged file from a reply's error before the language sees it, and the language drops the rest", () => {
+    const reply = (file: unknown) => {
+      const received = parseChildReply(JSON.stringify({ status: "error", logs: [], error: { name: "E", message: "m", line: 2, file } }));
+      if (received.kind !== "reply" || received.reply.error === undefined) throw new Error(`not a reply: ${JSON.stringify(received)}`);
+      return pythonPosition(received.reply.error, source);
+    };
+    expect(reply("lib/x.py")).toEqual({ file: "lib/x.py", line: 2, column: 1 });
+    for (const forged of ["lib/y.py", "data.json", "../main.py", `${"a/".repeat(150)}x.py`, 7, { toString: "main.py" }, ["main.py"], null]) {
+      expect(reply(forged), JSON.stringify(forged)).toEqual({ line: 2, column: 1 });
+    }
+    // A code request has no files to name.
+    expect(pythonPosition({ name: "E", message: "m", line: 1, file: "code" }, programSource({ code: "1", language: "python" }))).toEqual({ line: 1, column: 1 });
+  });
+
+  it("reads /validate's answer field by field and refuses one that is not a list", () => {
+    const raw = JSON.stringify([
+      { message: "bad", line: 1, column: 2, file: "lib/x.py" },
+      { message: 5, line: "1", file: "/etc/passwd" },
+      "not an issue",
+      ...Array.from({ length: 100 }, () => ({ message: "more", file: "main.py" })),
+    ]);
+    const issues = checkIssues(raw, source);
+    expect(issues).toHaveLength(50);
+    expect(issues.slice(0, 3)).toEqual([
+      { code: "SYNTAX_ERROR", message: "bad", file: "lib/x.py", line: 1, column: 2 },
+      { code: "SYNTAX_ERROR", message: "invalid syntax" },
+      { code: "SYNTAX_ERROR", message: "invalid syntax" },
+    ]);
+    expect(() => checkIssues(JSON.stringify({ message: "x" }), source)).toThrow(/malformed/);
+    expect(() => checkIssues(5, source)).toThrow(/malformed/);
   });
 });
 
