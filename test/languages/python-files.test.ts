@@ -38,8 +38,10 @@ describe("python files: modules, packages and data", () => {
         "from lib.x import double",
         "from lib.sub.deep import name",
         "import ns.plain",
+        "import random, colorsys",
         "print(util.greet('ada'))",
-        "[util.greet('bob'), x.double(4), double(5), name, ns.plain.VALUE, x.__name__, x.__file__, __file__, __name__]",
+        "[util.greet('bob'), x.double(4), double(5), name, ns.plain.VALUE, x.__name__, x.__file__, __file__, __name__,",
+        " hasattr(random, 'MINE'), getattr(colorsys, 'MINE', False)]",
       ].join("\n"),
       "util.py": "def greet(who):\n    return f'hi {who}'\n",
       "lib/__init__.py": "",
@@ -49,9 +51,13 @@ describe("python files: modules, packages and data", () => {
       "lib/sub/deep.py": "from ..helper import times\nname = 'deep' * times(1, 1)\n",
       // No __init__.py: a package all the same, as CPython's namespace packages are.
       "ns/plain.py": "VALUE = 7\n",
+      // As a script's directory in CPython: a program file shadows a stdlib module not loaded yet (colorsys), but not
+      // one the runtime has already imported (random, preloaded in the snapshot).
+      "random.py": "MINE = True\n",
+      "colorsys.py": "MINE = True\n",
     });
     expect(result).toMatchObject({ success: true, language: "python", logs: [expect.objectContaining({ message: "hi ada" })] });
-    expect(result.result).toEqual(["hi bob", 8, 10, "deep", 7, "lib.x", "lib/x.py", "main.py", "__main__"]);
+    expect(result.result).toEqual(["hi bob", 8, 10, "deep", 7, "lib.x", "lib/x.py", "main.py", "__main__", false, true]);
   });
 
   it("reads the program's data files from the working directory, and the entry sees context and top-level await", async () => {

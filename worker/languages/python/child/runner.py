@@ -296,8 +296,8 @@ class _ProgramImporter:
     script's own directory does in CPython, the program's files shadow standard library modules not yet imported).
 
     Names resolve from the program's root whatever the entry's directory: `util` is util.py, `lib` is
-    lib/__init__.py or else the directory lib/ (a package without an __init__.py, as CPython's namespace packages
-    are), `lib.x` is lib/x.py or lib/x/__init__.py. Modules run the code objects compile_program made, whose file
+    lib/__init__.py, else lib.py, else the directory lib/ (a package without an __init__.py, as CPython's namespace
+    packages are); `lib.x` likewise inside lib/. The entry is found but refuses to load (exec_module). Modules run the code objects compile_program made, whose file
     names are the caller's paths: tracebacks, __file__ and the reply's error name "lib/x.py", never PROGRAM_ROOT.
     """
 
