@@ -71,7 +71,7 @@ export const ContextSchema = v.pipe(
 
 const EntrySchema = v.pipe(
   v.string("entry must be a string"),
-  v.description(`The file that runs as the async function body (default: ${Object.values(DEFAULT_ENTRY).join(" / ")} by language). The other files are ES modules it imports.`),
+  v.description(`The file that runs as \`code\` does (default: ${Object.values(DEFAULT_ENTRY).join(" / ")} by language). In JavaScript/TypeScript the other files are ES modules it imports, in Python modules and packages it imports.`),
 );
 
 interface SourceFields {
@@ -92,7 +92,6 @@ function sourceProblem(request: SourceFields): string | undefined {
   if (request.code !== undefined && request.files !== undefined) return "give either code or files, not both";
   if (request.code === undefined && request.files === undefined) return "code (or files) is required";
   if (request.code !== undefined && request.entry !== undefined) return "entry goes with files, not with code";
-  if (request.files !== undefined && request.language === "python") return "files (a multi-file program) is for JavaScript and TypeScript; send Python as code";
   return request.files ? entryProblem(request.files, request.entry, request.language) : undefined;
 }
 

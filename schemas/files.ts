@@ -5,12 +5,30 @@ import { MAX_CODE_BYTES, MAX_FILE_PATH_CHARS, MAX_FILE_PATH_SEGMENTS, MAX_FILES 
 // A multi-file program: `files` maps paths to sources. Paths are checked here, once, so everything after the edge
 // can treat a path as a plain name inside one flat root (worker/execution/module-graph.ts resolves imports in it).
 
-/** Extensions a file may have, and what each is. Python files join when Python does. */
-export const FILE_KINDS = { ".js": "javascript", ".mjs": "javascript", ".ts": "typescript", ".mts": "typescript", ".json": "json" } as const;
+/**
+ * Extensions a file may have, and what each is. `text` files are data for Python programs (read with open());
+ * JavaScript has no file system to read them from, so only a Python program may hold them.
+ */
+export const FILE_KINDS = {
+  ".js": "javascript",
+  ".mjs": "javascript",
+  ".ts": "typescript",
+  ".mts": "typescript",
+  ".json": "json",
+  ".py": "python",
+  ".txt": "text",
+  ".csv": "text",
+} as const;
 export type FileKind = (typeof FILE_KINDS)[keyof typeof FILE_KINDS];
 
 /** The entry file when the request names none: main.<ext> of the request's language. */
-export const DEFAULT_ENTRY = { javascript: "main.js", typescript: "main.ts" } as const;
+export const DEFAULT_ENTRY = { javascript: "main.js", typescript: "main.ts", python: "main.py" } as const;
+
+/** The kinds a program may hold besides its entry, by the entry's kind: one language family per program. */
+const PROGRAM_KINDS: Record<"javascript" | "python", readonly FileKind[]> = {
+  javascript: ["javascript", "typescript", "json"],
+  python: ["python", "json", "text"],
+};
 
 /**
  * One path segment: starts with a letter, digit or underscore (so no `.`, `..`, hidden files or empty segments),
@@ -84,7 +102,24 @@ export function entryProblem(files: Record<string, string>, entry: string | unde
       : `entry ${JSON.stringify(entry)} is not among files`;
   }
   const kind = fileKind(name);
-  if (kind !== "javascript" && kind !== "typescript") return `entry ${JSON.stringify(name)} must be a JavaScript or TypeScript file`;
+  if (kind !== "javascript" && kind !== "typescript" && kind !== "python") {
+    return `entry ${JSON.stringify(name)} must be a JavaScript, TypeScript or Python file`;
+  }
+  // `language` defaults to javascript, so only an explicit python can disagree with the entry's extension.
+  if (language === "python" && kind !== "python") return `language is python but the entry ${JSON.stringify(name)} is not a .py file`;
+  return familyProblem(files, name, kind === "python" ? "python" : "javascript");
+}
+
+/** A file the entry's language cannot use: a JavaScript program cannot import Python or data files, nor the reverse. */
+function familyProblem(files: Record<string, string>, entry: string, family: "javascript" | "python"): string | undefined {
+  const allowed = PROGRAM_KINDS[family];
+  const extensions = Object.keys(FILE_KINDS).filter((extension) => allowed.includes(FILE_KINDS[extension as keyof typeof FILE_KINDS]));
+  for (const path of Object.keys(files)) {
+    const kind = fileKind(path);
+    if (kind === undefined || allowed.includes(kind)) continue;
+    const program = family === "python" ? "a Python program" : "a JavaScript/TypeScript program";
+    return `files[${JSON.stringify(path)}] cannot be part of ${program} (entry ${JSON.stringify(entry)}): it may hold only ${extensions.join(", ")} files`;
+  }
   return undefined;
 }
 
@@ -99,6 +134,6 @@ export const FilesSchema = v.pipe(
   ),
   v.check(filesWithinSize, (issue) => `files must be at most ${MAX_CODE_BYTES} bytes (UTF-8) together; these are ${filesBytes(issue.input as Record<string, string>)}`),
   v.description(
-    `A multi-file program instead of code: path -> source. At most ${MAX_FILES} files of ${Object.keys(FILE_KINDS).join(", ")}, ${MAX_CODE_BYTES} bytes (UTF-8) together; relative paths without .., URLs or absolute paths. The entry runs as the async function body; relative imports between the files and imports of the package set (GET /packages) work.`,
+    `A multi-file program instead of code: path -> source. At most ${MAX_FILES} files of ${Object.keys(FILE_KINDS).join(", ")}, ${MAX_CODE_BYTES} bytes (UTF-8) together; relative paths without .., URLs or absolute paths. The entry (main.js / main.ts / main.py by default) gives the program its language and runs as code does. JavaScript/TypeScript: relative imports between the files (.js, .mjs, .ts, .mts, .json) and imports of the package set (GET /packages). Python: import util / from lib import x between the .py files; every file (.py, .json, .txt, .csv) is readable with open() from the working directory; standard library only.`,
   ),
 );

@@ -264,10 +264,20 @@ print(json.dumps(totals))
  * non-default ports, and wrangler dev has no outbound override), so the capability workloads are db() against the
  * local D1 and an api() call the policy answers (a full capability RPC round trip, no network).
  */
+const PYTHON_FILES_PROGRAM = {
+  "main.py": "import json\nfrom lib.stats import mean\nfrom util import label\nrows = json.load(open('data.json'))\nlabel(mean([r['n'] for r in rows]))",
+  "util.py": "def label(x):\n    return f'mean={x}'\n",
+  "lib/__init__.py": "",
+  "lib/stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n",
+  "data.json": '[{"n": 1}, {"n": 2}, {"n": 6}]',
+};
+
 /** Python over HTTP (worker/languages/python/). */
 const PYTHON_WORKLOADS = [
   { name: "py", body: () => ({ language: "python", code: "1+1" }) },
   { name: "py-50-unique", body: () => ({ language: "python", code: pythonProgram(uniqueSeed++) }) },
+  // A multi-file Python program: a package, a module and a data file (runner.py writes them and installs its importer).
+  { name: "py-files", body: () => ({ files: PYTHON_FILES_PROGRAM }) },
   {
     name: "py-db",
     target: "service",

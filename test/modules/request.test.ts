@@ -31,7 +31,7 @@ describe("files + entry instead of code", () => {
     [{ code: "return 1", entry: "main.js" }, "entry goes with files"],
     [{ files: { "lib.js": "export const a = 1" } }, "files has no main.js or main.ts"],
     [{ files: { "main.js": "return 1" }, entry: "other.js" }, 'entry "other.js" is not among files'],
-    [{ files: { "main.js": "return 1", "data.json": "{}" }, entry: "data.json" }, "must be a JavaScript or TypeScript file"],
+    [{ files: { "main.js": "return 1", "data.json": "{}" }, entry: "data.json" }, "must be a JavaScript, TypeScript or Python file"],
     [{ files: {} }, "at least one file"],
     [{ files: [] }, "files must be a JSON object"],
     [{ files: { "main.js": 1 } }, "must be a string"],
@@ -157,9 +157,9 @@ describe("files over RPC and for other languages", () => {
     expect(reply.error?.message).toMatch(/^VALIDATION_ERROR: .*give either code or files, not both/);
   });
 
-  it("refuses files for Python with a 400 that says to send code", async () => {
+  it("refuses language python with a JavaScript entry (multi-file Python: test/languages/python-files.test.ts)", async () => {
     const { status, body } = await rejected({ language: "python", files: { "main.js": "return 1" } });
     expect(status).toBe(400);
-    expect(body.error.message).toContain("send Python as code");
+    expect(body.error.message).toContain('language is python but the entry "main.js" is not a .py file');
   });
 });

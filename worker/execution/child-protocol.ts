@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { LogEntrySchema, type LogEntry } from "../../schemas/result";
-import { MAX_LOG_ENTRIES, MAX_LOG_MESSAGE_CHARS, MAX_LOG_TOTAL_CHARS, MAX_RESULT_CHARS } from "../../schemas/limits";
+import { MAX_FILE_PATH_CHARS, MAX_LOG_ENTRIES, MAX_LOG_MESSAGE_CHARS, MAX_LOG_TOTAL_CHARS, MAX_RESULT_CHARS } from "../../schemas/limits";
 
 // What the sandbox harness answers from run(). Keep in sync with sandbox-template/harness.js.
 // The child is untrusted, so its reply is parsed like any other input, and every cap the harness applies is
@@ -54,6 +54,12 @@ const ChildErrorSchema = v.object({
   /** Set by a child that knows the position in the user's own code (Python: the innermost user frame). */
   line: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   column: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /**
+   * Set by a child that knows which of a multi-file program's files the position is in (Python). Anything but a
+   * plausible path is dropped rather than failing the reply; the language still checks that it names one of the
+   * request's files (worker/languages/python/index.ts), since the user's code can forge it.
+   */
+  file: v.optional(v.pipe(v.unknown(), v.transform((file) => (typeof file === "string" && file.length > 0 && file.length <= MAX_FILE_PATH_CHARS ? file : undefined)))),
 });
 
 /** The reply's shape; the log entries are checked one by one (capLogs), so one bad entry costs only itself. */

@@ -34,7 +34,9 @@ export function programSource(request: { code?: string; files?: Record<string, s
 
 /** The entry's language: a code request's `language`, a file's extension otherwise. */
 export function entryLanguage(source: ProgramSource): Language {
-  return source.multiFile ? (fileKind(source.entry) === "typescript" ? "typescript" : "javascript") : source.language;
+  if (!source.multiFile) return source.language;
+  const kind = fileKind(source.entry);
+  return kind === "typescript" || kind === "python" ? kind : "javascript";
 }
 
 export type PreparedProgram =

@@ -27,7 +27,7 @@ export function handleLanguages(): Response {
       status: "beta",
       extensions: [".py"],
       notes:
-        "CPython 3.14 (Pyodide 314.0.8, WebAssembly) in the same kind of fresh isolate, started from a memory snapshot. The code is a module body: the value of a final expression is the result (no top-level return); top-level await works. `context` is a dict; ai(), api(), db() are awaitable and raise CapabilityError with .code. print() and logging go to logs. The standard library Pyodide ships works offline; third-party packages are not available.",
+        "CPython 3.14 (Pyodide 314.0.8, WebAssembly) in the same kind of fresh isolate, started from a memory snapshot. The code is a module body: the value of a final expression is the result (no top-level return); top-level await works. `context` is a dict; ai(), api(), db() are awaitable and raise CapabilityError with .code. print() and logging go to logs. The standard library Pyodide ships works offline; third-party packages are not available. Several files: `files` with entry main.py; the other .py files are modules (`import util`, `from lib import x`), and every file (.py, .json, .txt, .csv) is readable from the working directory.",
     },
   };
   const body: LanguagesResponse = {

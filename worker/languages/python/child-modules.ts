@@ -32,7 +32,14 @@ export interface PythonFiles {
   snapshot: ArrayBuffer;
 }
 
-export function pythonChildModules(files: PythonFiles, code: string): Record<string, WorkerLoaderModule> {
+/** A multi-file program as runner.py receives it (program.json): every file by path, and which one is the entry. */
+export interface PythonProgramFiles {
+  entry: string;
+  files: Record<string, string>;
+}
+
+/** `program` is set for a files request; a code request (and the snapshot maker) sends null, and user.py is all. */
+export function pythonChildModules(files: PythonFiles, code: string, program?: PythonProgramFiles): Record<string, WorkerLoaderModule> {
   return {
     [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
     "guard.js": { js: guard as unknown as string },
@@ -40,6 +47,8 @@ export function pythonChildModules(files: PythonFiles, code: string): Record<str
     "primordials.js": { js: primordials as unknown as string },
     "runner.py": { text: runner as unknown as string },
     "user.py": { text: code },
+    // Per run, like user.py: runner.py writes these files into the child's file system and imports from them.
+    "program.json": { text: JSON.stringify(program ?? null) },
     "pyodide.mjs": { js: files.loader },
     "pyodide.asm.mjs": { js: files.emscripten },
     // Bytes, compiled by the loader while it builds the child: compiling at request time is forbidden there.

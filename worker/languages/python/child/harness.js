@@ -1,11 +1,12 @@
 // @ts-nocheck -- Pyodide's module objects are untyped here; the reply is re-checked by the parent anyway.
 // The main module of every Python sandbox isolate. The front Worker (worker/languages/python/) loads it into a
-// fresh isolate with Pyodide's files, the memory snapshot, runner.py and the user's code as user.py, and calls
+// fresh isolate with Pyodide's files, the memory snapshot, runner.py, the user's code as user.py (the entry's source,
+// for a files request, whose files are in program.json), and calls
 // run() once over RPC. scripts/python-snapshot/ loads it the same way without a snapshot and calls makeSnapshot().
 //
 // Protocol (keep in sync with worker/execution/child-protocol.ts): run(ChildRunInput) resolves with ONE JSON
 // string, a serialized ChildReply { status, logs, resultJson?, resultTruncated?, error?: { name, message, stack?,
-// code? } }, the same reply the JavaScript harness gives, so one parser serves both.
+// code?, line?, column?, file? } }, the same reply the JavaScript harness gives, so one parser serves both.
 //
 // Workerd forbids compiling wasm and eval at request time in a Loader child, but allows instantiating a module the
 // loader compiled: pyodide.asm.wasm arrives as a compiled module and createPyodideModule's instantiateWasm hook
@@ -18,6 +19,8 @@ import wasmModule from "./pyodide.asm.wasm";
 import stdlib from "./python_stdlib.zip";
 import runnerSource from "./runner.py";
 import userSource from "./user.py";
+// A files request's { entry, files } as JSON text (runner.py writes and imports them); "null" for a code request.
+import programJson from "./program.json";
 // Empty while the snapshot is being made (scripts/python-snapshot/).
 import snapshot from "./snapshot.bin";
 import { createGuard } from "./guard.js";
@@ -228,7 +231,15 @@ export default class PythonHarness extends WorkerEntrypoint {
         // unwinds through wasm as a JS error, which no Python `except` can catch.
         py._module.__guard = control.guard;
         py.setInterruptBuffer(new Int32Array(1));
-        const replyJson = await runner(String(userSource), input.contextJson, bridge, RESULT_LIMITS.maxChars, RESULT_LIMITS.maxDepth, RESULT_LIMITS.maxNodes);
+        const replyJson = await runner(
+          String(userSource),
+          input.contextJson,
+          bridge,
+          RESULT_LIMITS.maxChars,
+          RESULT_LIMITS.maxDepth,
+          RESULT_LIMITS.maxNodes,
+          String(programJson),
+        );
         return { kind: "returned", replyJson: String(replyJson) };
       } catch (error) {
         return { kind: "threw", error };
@@ -281,14 +292,14 @@ export default class PythonHarness extends WorkerEntrypoint {
   }
 
   /**
-   * POST /validate: compiles user.py with the same compiler flags run() uses; no user code runs.
-   * @returns {Promise<string>} JSON: null, or the SyntaxError { message, line?, column? }
+   * POST /validate: compiles user.py and every other .py file of program.json as run() does; no user code runs.
+   * @returns {Promise<string>} JSON: the SyntaxErrors [{ message, line?, column?, file? }], empty when all compile
    */
   async check() {
     const py = await boot(new Uint8Array(snapshot));
     const scope = py.globals.get("dict")();
     py.runPython(runnerSource, { globals: scope, filename: "<runner>" });
-    return String(scope.get("check")(String(userSource)));
+    return String(scope.get("check")(String(userSource), String(programJson)));
   }
 
   /** Build time only (scripts/build-python.mjs): boots without a snapshot, warms the imports, returns it gzipped. */

@@ -8,17 +8,22 @@
 import ast as _ast
 import dataclasses as _dataclasses
 import datetime as _datetime
+import linecache as _linecache
 import logging as _logging
 import math as _math
+import os as _os
 import random as _random
 import sys as _sys
 import time as _time
 import traceback as _traceback
 import types as _types
+from importlib.machinery import ModuleSpec as _ModuleSpec, PathFinder as _PathFinder
 # Bound now, before user code exists: code that replaces json.dumps / json.loads changes nothing for the harness.
 from json import dumps as _dumps, loads as _loads
 
 USER_FILENAME = "<code>"
+# A multi-file program's files are written here, and it is the working directory: open("data.json") reads them.
+PROGRAM_ROOT = "/program"
 _SAFE_INTEGER = 2**53 - 1
 
 
@@ -205,8 +210,13 @@ def _watch_calls():
     del _sys.monitoring
 
 
+# The file names of the user's own frames: <code> for a code request, the program's .py paths for a files request.
+_user_files = frozenset((USER_FILENAME,))
+_multi_file = False
+
+
 def _user_frames(tb):
-    return [frame for frame in _traceback.extract_tb(tb) if frame.filename == USER_FILENAME]
+    return [frame for frame in _traceback.extract_tb(tb) if frame.filename in _user_files]
 
 
 def _describe(error):
@@ -214,11 +224,12 @@ def _describe(error):
     name = type(error).__name__
     message = str(error)
     if isinstance(error, ModuleNotFoundError) and error.name and error.name.split(".")[0] not in _sys.stdlib_module_names:
-        message = f"No module named '{error.name}': only the Python standard library is available (third-party packages cannot be installed)"
+        where = "it is not among the program's files, and " if _multi_file else ""
+        message = f"No module named '{error.name}': {where}only the Python standard library is available (third-party packages cannot be installed)"
     frames = _user_frames(error.__traceback__)
     lines = ["Traceback (most recent call last):"]
     for frame in frames:
-        lines.append(f'  File "{USER_FILENAME}", line {frame.lineno}, in {frame.name}')
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     lines.append(f"{name}: {message}" if message else name)
@@ -227,47 +238,147 @@ def _describe(error):
         described["line"] = frames[-1].lineno
         if frames[-1].colno is not None:
             described["column"] = frames[-1].colno + 1
+        if _multi_file:
+            described["file"] = frames[-1].filename
     if isinstance(error, CapabilityError) and isinstance(error.code, str):
         described["code"] = error.code
     return described
 
 
-def _syntax_error(error):
+def _syntax_error(error, file=None):
     described = {"name": type(error).__name__, "message": str(error.msg), "code": "SYNTAX_ERROR"}
     if error.lineno:
         described["line"] = error.lineno
     if error.offset:
         described["column"] = error.offset
+    if file is not None:
+        described["file"] = file
     return described
 
 
-def compile_user_code(code):
+def compile_user_code(code, filename=USER_FILENAME):
     """The SyntaxError (or None) that compiling the user's code raises. /validate and /execute use the same check."""
     from pyodide.code import CodeRunner
 
     try:
-        return CodeRunner(code, filename=USER_FILENAME, flags=_ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dedent=False).compile(), None
+        return CodeRunner(code, filename=filename, flags=_ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dedent=False).compile(), None
     except (SyntaxError, ValueError) as error:
         if not isinstance(error, SyntaxError):
             error = SyntaxError(str(error))
-        return None, _syntax_error(error)
+        return None, _syntax_error(error, None if filename == USER_FILENAME else filename)
 
 
-def check(code):
-    _, issue = compile_user_code(code)
-    return _dumps(issue)
+def compile_program(code, program):
+    """Compiles the entry as `code` is compiled, and each other .py file of a files request as an ordinary module
+    (no top-level await, no flags inherited from here), under the caller's own path, before anything runs: a
+    syntax error anywhere rejects the program, as /validate says. -> (runner, {path: code object}, [issues])."""
+    if program is None:
+        runner, issue = compile_user_code(code)
+        return runner, {}, [] if issue is None else [issue]
+    entry = program["entry"]
+    runner, issue = compile_user_code(code, entry)
+    issues = [] if issue is None else [issue]
+    codes = {}
+    for path, source in program["files"].items():
+        if path == entry or not path.endswith(".py"):
+            continue
+        try:
+            codes[path] = compile(source, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            if not isinstance(error, SyntaxError):
+                error = SyntaxError(str(error))
+            issues.append(_syntax_error(error, path))
+    return runner, codes, issues
 
 
-async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
-    runner, issue = compile_user_code(code)
-    if issue is not None:
-        return _dumps({"status": "error", "error": issue})
+class _ProgramImporter:
+    """The finder and loader of a files request's modules, on sys.meta_path ahead of the path finder (so, as a
+    script's own directory does in CPython, the program's files shadow standard library modules not yet imported).
+
+    Names resolve from the program's root whatever the entry's directory: `util` is util.py, `lib` is
+    lib/__init__.py, else lib.py, else the directory lib/ (a package without an __init__.py, as CPython's namespace
+    packages are); `lib.x` likewise inside lib/. The entry is found but refuses to load (exec_module). Modules run the code objects compile_program made, whose file
+    names are the caller's paths: tracebacks, __file__ and the reply's error name "lib/x.py", never PROGRAM_ROOT.
+    """
+
+    def __init__(self, entry, codes, directories):
+        self._entry = entry
+        self._codes = codes
+        self._directories = directories
+
+    def find_spec(self, fullname, path=None, target=None):
+        if "/" in fullname:
+            return None
+        base = fullname.replace(".", "/")
+        for origin, is_package in ((base + "/__init__.py", True), (base + ".py", False)):
+            if origin in self._codes or origin == self._entry:
+                spec = _ModuleSpec(fullname, self, origin=origin, is_package=is_package)
+                spec.has_location = True
+                if is_package:
+                    spec.submodule_search_locations = [base]
+                return spec
+        if base in self._directories:
+            spec = _ModuleSpec(fullname, self, is_package=True)
+            spec.submodule_search_locations = [base]
+            return spec
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        origin = module.__spec__.origin
+        if origin == self._entry:
+            # As in a JavaScript program: the entry is the program's body (top-level await, a result), not a module.
+            raise ImportError(f"{origin} is the program's entry and cannot be imported; move what other files need into a module of its own", name=module.__name__)
+        code = self._codes.get(origin)
+        if code is not None:
+            exec(code, module.__dict__)
+
+
+def _install_program(program, codes):
+    """Writes every file of a files request under PROGRAM_ROOT, makes it the working directory (and sys.path[0],
+    for modules the code writes itself), gives linecache every source (tracebacks show lines even if the code
+    rewrites its files) and puts the program's importer before the path finder."""
+    global _user_files, _multi_file
+    directories = set()
+    for path, source in program["files"].items():
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            directories.add("/".join(parts[:depth]))
+        full = f"{PROGRAM_ROOT}/{path}"
+        _os.makedirs(_os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8", newline="") as handle:
+            handle.write(source)
+        if path.endswith(".py"):
+            _linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    _os.chdir(PROGRAM_ROOT)
+    _sys.path.insert(0, PROGRAM_ROOT)
+    finders = _sys.meta_path
+    at = next((i for i, finder in enumerate(finders) if finder is _PathFinder), len(finders))
+    finders.insert(at, _ProgramImporter(program["entry"], codes, directories))
+    _user_files = frozenset(path for path in program["files"] if path.endswith(".py"))
+    _multi_file = True
+
+
+def check(code, program_json="null"):
+    _, _, issues = compile_program(code, _loads(program_json))
+    return _dumps(issues)
+
+
+async def run(code, context_json, bridge, max_chars, max_depth, max_nodes, program_json="null"):
+    program = _loads(program_json)
+    runner, codes, issues = compile_program(code, program)
+    if issues:
+        return _dumps({"status": "error", "error": issues[0]})
 
     # The snapshot froze the generator's state: without this every run would draw the same numbers.
     _random.seed()
     # time.sleep busy-waits in libc, outside the signal checks; this one never waits past the deadline (harness.js).
     _time.sleep = bridge.sleep
 
+    if program is not None:
+        _install_program(program, codes)
     _watch_calls()
 
     stdout = _LineStream(bridge, "log")
@@ -305,6 +416,8 @@ async def run(code, context_json, bridge, max_chars, max_depth, max_nodes):
         "db": db,
         "CapabilityError": CapabilityError,
     }
+    if program is not None:
+        scope["__file__"] = program["entry"]
     try:
         value = await runner.run_async(scope)
     except SystemExit as stop:
