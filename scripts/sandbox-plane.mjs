@@ -21,6 +21,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -29,6 +30,8 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(import.meta.dirname, "..");
 export const WORKERD = path.join(ROOT, "node_modules", "@cloudflare", `workerd-${process.platform}-${process.arch === "x64" ? "64" : process.arch}`, "bin", "workerd");
 export const HOST_CONFIG = path.join(ROOT, "sandbox-host", "workerd.capnp");
+/** The language files every host reads (Python's, by scripts/build-python.mjs): the front's ASSETS directory. */
+export const LANGUAGE_ASSETS = path.join(ROOT, "python-assets");
 
 /**
  * Runs one host works on at once. One by default: a host stuck in a runaway (or killed by one) then holds no
@@ -99,7 +102,7 @@ export async function startSandboxPlane(options) {
     host.cameUp = false;
     const proc = spawn(
       WORKERD,
-      ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "--control-fd=3"],
+      ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "-d", `language-assets=${LANGUAGE_ASSETS}`, "--control-fd=3"],
       // Not detached: a Ctrl-C in the terminal reaches the hosts too. workerd starts no processes of its own.
       { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"] },
     );
@@ -264,6 +267,9 @@ export async function startSandboxPlane(options) {
       request.on("error", reject);
     });
   }
+
+  // workerd refuses to start a host whose directory is missing; empty, it starts and Python runs fail clearly.
+  mkdirSync(LANGUAGE_ASSETS, { recursive: true });
 
   const server = http.createServer(async (request, response) => {
     const respond = (status, payload, headers = {}) => {

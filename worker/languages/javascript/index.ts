@@ -4,6 +4,7 @@ import type { InstrumentedProgram } from "../../execution/instrument";
 import { prepare } from "../../execution/prepare";
 import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../execution/sandbox-modules";
 import type { SourcePosition } from "../../execution/source-map";
+import type { PlaneModuleSet } from "../../execution/plane-modules";
 import type { LanguageRuntime, SandboxProgram } from "../language";
 
 /** JavaScript and TypeScript: a thin adapter over worker/execution/prepare.ts (validate, transpile, instrument). */
@@ -25,13 +26,19 @@ export function javascriptProgram(program: InstrumentedProgram): SandboxProgram 
   return {
     mainModule: SANDBOX_MAIN_MODULE,
     modules: async () => ({ ...SANDBOX_MODULES, [USER_MODULE_NAME]: program.moduleCode }),
-    planeUserModule: program.moduleCode,
+    plane: { moduleSet: javascriptPlaneSet, runModules: { [USER_MODULE_NAME]: { js: program.moduleCode } } },
     stepsPerMs: GUARD_STEPS_PER_MS,
     startupAllowanceMs: 0,
     userLogText: userLogText(program),
     userPosition: (error) => (error.stack ? userPosition(error.stack, program) : undefined),
   };
 }
+
+const PLANE_SET: Promise<PlaneModuleSet> = Promise.resolve({
+  mainModule: SANDBOX_MAIN_MODULE,
+  modules: Object.fromEntries(Object.entries(SANDBOX_MODULES).map(([name, js]) => [name, { js }])),
+});
+const javascriptPlaneSet = () => PLANE_SET;
 
 const SANDBOX_FRAME = /^\s*at .*\b(?:harness|primordials|encode|capabilities|guard|function-source|log-channel|state)\.js:\d+:\d+\)?$/;
 const USER_FRAME = /\buser\.js:(\d+):(\d+)/g;

@@ -6,8 +6,10 @@ import harness from "./child/harness.js";
 import runner from "./child/runner.py";
 // @ts-ignore Text module
 import guard from "../../../sandbox-template/guard.js";
+import type { PlaneModuleSet } from "../../execution/plane-modules";
 
 export const PYTHON_MAIN_MODULE = "harness.js";
+export const PYTHON_USER_MODULE = "user.py";
 
 /** Built by scripts/build-python.mjs into python-assets/ and read back through the ASSETS binding. */
 export const PYTHON_ASSET_FILES = {
@@ -17,6 +19,8 @@ export const PYTHON_ASSET_FILES = {
   loader: "pyodide.mjs",
   stdlib: "python_stdlib.zip",
   snapshotGzip: "snapshot.bin.gz",
+  /** { inputsSha256, ... }: which build the other files are. */
+  manifest: "manifest.json",
 } as const;
 
 export interface PythonFiles {
@@ -33,7 +37,7 @@ export function pythonChildModules(files: PythonFiles, code: string): Record<str
     [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
     "guard.js": { js: guard as unknown as string },
     "runner.py": { text: runner as unknown as string },
-    "user.py": { text: code },
+    [PYTHON_USER_MODULE]: { text: code },
     "pyodide.mjs": { js: files.loader },
     "pyodide.asm.mjs": { js: files.emscripten },
     // Bytes, compiled by the loader while it builds the child: compiling at request time is forbidden there.
@@ -41,6 +45,43 @@ export function pythonChildModules(files: PythonFiles, code: string): Record<str
     "python_stdlib.zip": { data: files.stdlib },
     "snapshot.bin": { data: files.snapshot },
   };
+}
+
+/**
+ * The same child as a sandbox-plane host builds it (README, "Sandbox plane"): the harness as text, Pyodide's files
+ * from the host's own copy of python-assets/ (never sent), and the run's user.py. Keep the names in step with
+ * pythonChildModules above.
+ */
+export function pythonPlaneModuleSet(buildId: string): PlaneModuleSet {
+  return {
+    mainModule: PYTHON_MAIN_MODULE,
+    modules: {
+      [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
+      "guard.js": { js: guard as unknown as string },
+      "runner.py": { text: runner as unknown as string },
+    },
+    assets: {
+      buildId,
+      modules: {
+        "pyodide.mjs": { file: PYTHON_ASSET_FILES.loader, type: "js" },
+        "pyodide.asm.mjs": { file: PYTHON_ASSET_FILES.emscripten, type: "js" },
+        "pyodide.asm.wasm": { file: PYTHON_ASSET_FILES.wasm, type: "wasm" },
+        "python_stdlib.zip": { file: PYTHON_ASSET_FILES.stdlib, type: "data" },
+        "snapshot.bin": { file: PYTHON_ASSET_FILES.snapshotGzip, type: "data", gzip: true },
+      },
+    },
+  };
+}
+
+/** The build python-assets/ holds (scripts/build-python.mjs writes manifest.json): a hash of all its inputs. */
+export async function readPythonBuildId(assets: Fetcher): Promise<string> {
+  const response = await assets.fetch(new Request(`https://assets.local/${PYTHON_ASSET_FILES.manifest}`));
+  if (!response.ok) throw new Error(`python asset ${PYTHON_ASSET_FILES.manifest}: ${response.status} (run npm run build:python)`);
+  const { inputsSha256 } = (await response.json()) as { inputsSha256?: unknown };
+  if (typeof inputsSha256 !== "string" || !/^[0-9a-f]{64}$/.test(inputsSha256)) {
+    throw new Error(`python asset ${PYTHON_ASSET_FILES.manifest} names no build (run npm run build:python)`);
+  }
+  return inputsSha256;
 }
 
 /** Reads the files once per front isolate (~30-60 ms, plus ~100 ms to gunzip the snapshot). */

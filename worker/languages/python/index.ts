@@ -1,7 +1,16 @@
 import { PYTHON_GUARD_STEPS_PER_MS, PYTHON_STARTUP_ALLOWANCE_MS } from "../../../schemas/limits";
 import type { ValidationIssue } from "../../../schemas/result";
 import type { LanguageRuntime } from "../language";
-import { PYTHON_MAIN_MODULE, pythonChildModules, readPythonFiles, type PythonFiles } from "./child-modules";
+import type { PlaneModuleSet } from "../../execution/plane-modules";
+import {
+  PYTHON_MAIN_MODULE,
+  PYTHON_USER_MODULE,
+  pythonChildModules,
+  pythonPlaneModuleSet,
+  readPythonBuildId,
+  readPythonFiles,
+  type PythonFiles,
+} from "./child-modules";
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
 const CHILD_COMPATIBILITY_DATE = "2026-08-01";
@@ -18,6 +27,16 @@ function pythonFiles(env: Env): Promise<PythonFiles> {
   return files;
 }
 
+// On the sandbox plane the front reads only the build's name; the hosts hold the files. Same caching as above.
+let planeSet: Promise<PlaneModuleSet> | undefined;
+function pythonPlaneSet(env: Env): Promise<PlaneModuleSet> {
+  planeSet ??= readPythonBuildId(env.ASSETS).then(pythonPlaneModuleSet, (error: unknown) => {
+    planeSet = undefined;
+    throw error;
+  });
+  return planeSet;
+}
+
 /**
  * Python (CPython 3.14 on Pyodide) in the same kind of fresh Worker Loader child as JavaScript. Nothing is
  * instrumented: the child's guard sits in Pyodide's own signal check. Syntax is checked by CPython's compiler
@@ -30,6 +49,7 @@ export const python: LanguageRuntime = {
       program: {
         mainModule: PYTHON_MAIN_MODULE,
         modules: async () => pythonChildModules(await pythonFiles(env), code),
+        plane: { moduleSet: () => pythonPlaneSet(env), runModules: { [PYTHON_USER_MODULE]: { text: code } } },
         stepsPerMs: PYTHON_GUARD_STEPS_PER_MS,
         startupAllowanceMs: PYTHON_STARTUP_ALLOWANCE_MS,
         // runner.py already reduces tracebacks to the user's own frames (File "<code>", line N).
