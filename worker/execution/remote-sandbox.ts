@@ -9,8 +9,8 @@ import { childLimits, childRunInput, graceMs, type SandboxHost, type SandboxOutc
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
 // sync with both and with plane-modules.ts:
-//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-queue-ms (the
-//        dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
+//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-overdue-ms,
+//        x-startup-ms, x-queue-ms (the dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
 //   PUT  {plane}/modules/{sha256 of the body}  PlaneModuleSet  -> 204
 // A language's shared modules (the JavaScript harness; Python's harness, which names Pyodide's files in the host's
 // own python-assets/) travel once per plane, named by content hash; per execution only the run's own modules
@@ -82,6 +82,9 @@ export class RemoteSandboxHost implements SandboxHost {
         // What the dispatcher needs without parsing the body.
         "x-modules-hash": modules.hash,
         "x-deadline-ms": String(hostDeadlineMs),
+        // Past this the child's guard should have answered: the plane lowers the host's priority until it does.
+        "x-overdue-ms": String(run.timeoutMs + run.program.startupAllowanceMs),
+        "x-startup-ms": String(run.program.startupAllowanceMs),
         "x-queue-ms": String(PLANE_QUEUE_MS),
       };
       if (run.startGate) await run.startGate;
