@@ -124,6 +124,7 @@ try {
 } catch (error) {
   failures++;
   console.log(`FAIL: ${error instanceof Error ? error.stack : error}`);
+  console.log(`the front's last output:\n${service?.output().slice(-3000)}`);
 } finally {
   await service?.stop();
 }

@@ -56,13 +56,15 @@ const HANG_UP_EXIT_WAIT_MS = 1_000;
  * for short runs. Niceness only matters when the CPU is contended: an idle machine runs a long run at full speed.
  * - long: a run whose code ran past LONG_RUN_MS (after the language's startup, x-startup-ms: CPU-heavy code, or
  *   a runaway not yet at its timeout) yields some of its share to short runs;
- * - overdue: a run past its timeout, which its guard should have ended: most likely stuck until the kill;
+ * - overdue: a run OVERDUE_MARGIN_MS past its timeout, which its guard should have ended: stuck until the kill;
  * - starting: a replacement while workerd starts (~100 ms of CPU), when another host is up to serve meanwhile.
  * A host gets its priority back when that ends, which needs CAP_SYS_NICE: without it the plane changes no host's
  * priority at all (probePriority).
  */
 const HOST_NICE = { normal: 0, long: 5, overdue: 19, starting: 19 };
 const LONG_RUN_MS = 250;
+/** A guard-stopped run answers within milliseconds of its timeout; one still running this much later is stuck. */
+const OVERDUE_MARGIN_MS = 100;
 /**
  * "long" is not on by default: no benefit could be measured on this shared machine, and under load from other
  * processes it slows legitimate CPU-heavy runs (their timeout is wall-clock time here).
@@ -313,7 +315,7 @@ export async function startSandboxPlane(options) {
       }
     };
     stage("long", startupMs + LONG_RUN_MS);
-    stage("overdue", overdueMs);
+    stage("overdue", overdueMs + OVERDUE_MARGIN_MS);
     const timer = setTimeout(() => {
       counters.unresponsive++;
       log(`host ${host.id} missed a run's deadline (${deadlineMs} ms): killing it`);
