@@ -7,8 +7,9 @@
 // Protocol (keep in sync with worker/execution/remote-sandbox.ts, worker/execution/plane-modules.ts and
 // scripts/sandbox-plane.mjs):
 //   GET  /health                           -> 200 { moduleSets }
-//   PUT  /modules/{sha256 of the body}     PlaneModuleSet { mainModule, modules, assets? }  -> 204 | 400
+//   PUT  /modules/{sha256 of the body}     PlaneModuleSet { mainModule, modules, replaceable?, assets? }  -> 204 | 400
 //   POST /run { modulesHash, runModules, input, limits, bindings, token }
+//   (runModules: this run's own modules, user.js or user.py, a multi-file program's files and its packages)
 //        -> 200 { kind: "reply", reply } | 200 { kind: "failed", name, message } | 409 (unknown module set) | 400
 // The reply is whatever the harness's run() resolved with, passed on untouched: the front parses it.
 //
@@ -33,7 +34,7 @@ const BINDINGS = new Set(["AI", "API", "DB", "LOGS"]);
 /**
  * @typedef {{ js: string } | { text: string } | { json: unknown }} TextModule
  * @typedef {{ file: string, type: "wasm" | "data" | "js" | "text", gzip?: boolean }} AssetModule
- * @typedef {{ mainModule: string, modules: Record<string, TextModule>, assets?: { buildId: string, modules: Record<string, AssetModule> } }} ModuleSet
+ * @typedef {{ mainModule: string, modules: Record<string, TextModule>, replaceable: string[], assets?: { buildId: string, modules: Record<string, AssetModule> } }} ModuleSet
  */
 
 /** Module sets by content hash; uploaded once per host lifetime, never per execution. */
@@ -145,7 +146,11 @@ function moduleSetOf(parsed) {
   if (!isRecord(parsed) || typeof parsed.mainModule !== "string") return "a module set needs mainModule";
   const modules = textModules(parsed.modules);
   if (!modules) return "modules must be source text ({ js } | { text } | { json }) under plain names";
-  if (parsed.assets === undefined) return { mainModule: parsed.mainModule, modules };
+  const replaceable = parsed.replaceable ?? [];
+  if (!Array.isArray(replaceable) || !replaceable.every((name) => typeof name === "string" && name in modules)) {
+    return "replaceable must name modules of the set";
+  }
+  if (parsed.assets === undefined) return { mainModule: parsed.mainModule, modules, replaceable };
   const assets = parsed.assets;
   if (!isRecord(assets) || typeof assets.buildId !== "string" || !/^[0-9a-f]{64}$/.test(assets.buildId) || !isRecord(assets.modules)) {
     return "assets needs a buildId (SHA-256 hex) and modules";
@@ -159,7 +164,7 @@ function moduleSetOf(parsed) {
     if (type !== "wasm" && type !== "data" && type !== "js" && type !== "text") return `asset module ${name} has an unknown type`;
     assetModules[name] = { file, type, gzip: gzip === true };
   }
-  return { mainModule: parsed.mainModule, modules, assets: { buildId: assets.buildId, modules: assetModules } };
+  return { mainModule: parsed.mainModule, modules, replaceable, assets: { buildId: assets.buildId, modules: assetModules } };
 }
 
 /** Files of ASSETS, decoded, for this process's lifetime. A failed read is not kept, so the next run retries. */
@@ -252,7 +257,9 @@ async function runChild(run, env, ctx) {
   if (typeof assetModules === "string") return failed(assetModules);
   for (const name of Object.keys(runModules)) {
     // The run's own modules (the user's code) never stand in for the harness or the runtime.
-    if (name in set.modules || name in assetModules) return Response.json({ error: `run module ${name} shadows the module set` }, { status: 400 });
+    if ((name in set.modules && !set.replaceable.includes(name)) || name in assetModules) {
+      return Response.json({ error: `run module ${name} shadows the module set` }, { status: 400 });
+    }
   }
   /** @type {Record<string, unknown>} */
   const childEnv = {};

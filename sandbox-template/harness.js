@@ -38,13 +38,16 @@ import {
   protectTimer,
 } from "./primordials.js";
 import { decodeState, encodeState } from "./state.js";
-import makeMain from "./user.js";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { encodeJson, formatLogArgs, isError, readText } from "./encode.js";
 import { installCapabilities, issuedCapabilityCode } from "./capabilities.js";
 import { createGuard } from "./guard.js";
 import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
 import { installFunctionSource } from "./function-source.js";
+import { armModuleGuard } from "./module-guard.js";
+// Last: modules evaluate in import order, and a multi-file program's other modules (and its packages) run their
+// top level when user.js is evaluated, so every harness module must be evaluated, and capture what it needs, first.
+import makeMain from "./user.js";
 
 // Keep in sync with schemas/limits.ts and worker/execution/child-protocol.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -191,6 +194,8 @@ export default class Harness extends WorkerEntrypoint {
     captureConsole(logs, input.captureLogs === true);
     installCapabilities(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.env)));
     const control = createGuard(startedAt + timeoutMs, input.stepsPerMs);
+    // The program's other modules and its packages check this guard from now on (module-guard.js).
+    armModuleGuard(control);
     // A session cell (worker/sessions/cell.ts): its prologue reads the restored values from the guard's `s` and
     // its first statement leaves a capture function there. The guard is reachable only from generated code.
     /** @type {{ __proto__: null, v: Record<string, unknown>, c: unknown } | undefined} */
@@ -216,6 +221,12 @@ export default class Harness extends WorkerEntrypoint {
       channel.close();
       resolveReply(`{"status":"${status}","logs":${logs.drain()}${fields}}`);
     };
+    /**
+     * The run is over its time: the guard tripped, or the clock is past the deadline. The second catches one last
+     * builtin call (a huge sort, a regex) that passes no guard check and finishes late: that run exceeded its
+     * timeout whatever it returned, as a Python run does (worker/languages/python/child/harness.js).
+     */
+    const overran = () => control.isTripped() || DateNow() > startedAt + timeoutMs;
     const settleTimeout = () =>
       settle(
         "timeout",
@@ -224,7 +235,7 @@ export default class Harness extends WorkerEntrypoint {
     /** @param {unknown} error */
     const settleThrown = (error) => {
       // The guard's timeout error may have been caught and rethrown as something else: the clock decides.
-      if (control.isTripped()) return settleTimeout();
+      if (overran()) return settleTimeout();
       settle("error", `,"error":${describeThrown(error)}`);
     };
     /**
@@ -234,13 +245,13 @@ export default class Harness extends WorkerEntrypoint {
      */
     const onReturned = (value) => {
       if (settled) return;
-      if (control.isTripped()) {
+      if (overran()) {
         settleTimeout();
         return;
       }
       if (value === undefined) {
         const fields = sessionFields();
-        if (control.isTripped()) {
+        if (overran()) {
           settleTimeout();
           return;
         }
@@ -250,7 +261,7 @@ export default class Harness extends WorkerEntrypoint {
       // Encoding runs the value's getters and toJSON, guarded like the rest of the user's code.
       const { json, truncated } = encodeJson(value, RESULT_LIMITS);
       const stateFields = sessionFields();
-      if (control.isTripped()) {
+      if (overran()) {
         settleTimeout();
         return;
       }

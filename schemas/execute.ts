@@ -1,5 +1,7 @@
 import * as v from "valibot";
 import { DEFAULT_TIMEOUT_MS, MAX_CODE_BYTES, MAX_CONTEXT_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS } from "./limits";
+import { DEFAULT_ENTRY, FilesSchema, entryProblem } from "./files";
+import { isPlainObject } from "./plain-object";
 
 export const LANGUAGES = ["javascript", "typescript", "python"] as const;
 export const LanguageSchema = v.picklist(LANGUAGES, `language must be one of: ${LANGUAGES.join(", ")}`);
@@ -56,11 +58,7 @@ export type ExecuteConfig = v.InferOutput<typeof ExecuteConfigSchema>;
  * data properties, and so does the JSON the sandbox receives). `v.record` also took an array (`[1]` became
  * `{ "0": 1 }`). The OpenAPI document describes it as `{ "type": "object" }` (worker/http/openapi.ts).
  */
-export const ContextObjectSchema = v.custom<Record<string, unknown>>((input) => {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
-  const proto: unknown = Object.getPrototypeOf(input);
-  return proto === Object.prototype || proto === null;
-}, "context must be a JSON object (not an array or null)");
+export const ContextObjectSchema = v.custom<Record<string, unknown>>(isPlainObject, "context must be a JSON object (not an array or null)");
 
 export const ContextSchema = v.pipe(
   ContextObjectSchema,
@@ -71,17 +69,54 @@ export const ContextSchema = v.pipe(
   v.description("Made available to the code as `context` (a deep copy)."),
 );
 
-export const ExecuteRequestSchema = v.strictObject({
-  code: CodeSchema,
-  language: v.optional(LanguageSchema, "javascript"),
-  context: v.optional(ContextSchema, () => ({})),
-  config: v.optional(ExecuteConfigSchema, () => v.parse(ExecuteConfigSchema, {})),
-});
+const EntrySchema = v.pipe(
+  v.string("entry must be a string"),
+  v.description(`The file that runs as the async function body (default: ${Object.values(DEFAULT_ENTRY).join(" / ")} by language). The other files are ES modules it imports.`),
+);
+
+interface SourceFields {
+  code?: string;
+  files?: Record<string, string>;
+  entry?: string;
+  language: Language;
+}
+
+/** `code` or `files` (with `entry`), exactly one of the two; the entry must be among the files. */
+const sourceCheck = <T extends SourceFields>() =>
+  v.check<T, (issue: v.CheckIssue<T>) => string>(
+    (request) => sourceProblem(request) === undefined,
+    (issue) => sourceProblem(issue.input) ?? "invalid source",
+  );
+
+function sourceProblem(request: SourceFields): string | undefined {
+  if (request.code !== undefined && request.files !== undefined) return "give either code or files, not both";
+  if (request.code === undefined && request.files === undefined) return "code (or files) is required";
+  if (request.code !== undefined && request.entry !== undefined) return "entry goes with files, not with code";
+  if (request.files !== undefined && request.language === "python") return "files (a multi-file program) is for JavaScript and TypeScript; send Python as code";
+  return request.files ? entryProblem(request.files, request.entry, request.language) : undefined;
+}
+
+export const ExecuteRequestSchema = v.pipe(
+  v.strictObject({
+    code: v.optional(CodeSchema),
+    files: v.optional(FilesSchema),
+    entry: v.optional(EntrySchema),
+    language: v.optional(LanguageSchema, "javascript"),
+    context: v.optional(ContextSchema, () => ({})),
+    config: v.optional(ExecuteConfigSchema, () => v.parse(ExecuteConfigSchema, {})),
+  }),
+  sourceCheck(),
+);
 export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
 export type ExecuteRequestInput = v.InferInput<typeof ExecuteRequestSchema>;
 
-export const ValidateRequestSchema = v.strictObject({
-  code: CodeSchema,
-  language: v.optional(LanguageSchema, "javascript"),
-});
+export const ValidateRequestSchema = v.pipe(
+  v.strictObject({
+    code: v.optional(CodeSchema),
+    files: v.optional(FilesSchema),
+    entry: v.optional(EntrySchema),
+    language: v.optional(LanguageSchema, "javascript"),
+  }),
+  sourceCheck(),
+);
 export type ValidateRequest = v.InferOutput<typeof ValidateRequestSchema>;

@@ -45,7 +45,11 @@ export type ExecutionSummary = v.InferOutput<typeof ExecutionSummarySchema>;
 
 export const ExecutionRecordSchema = v.object({
   ...ExecutionSummarySchema.entries,
+  /** The code, or for a files request the entry file's source. */
   code: v.string(),
+  /** A files request's whole program; absent for code. */
+  files: v.optional(v.record(v.string(), v.string())),
+  entry: v.optional(v.string()),
   context: v.unknown(),
   config: ExecuteConfigSchema,
   result: v.optional(v.unknown()),

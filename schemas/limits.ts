@@ -2,6 +2,10 @@
 // constants at the top of sandbox-template/harness.js (the child cannot import from here).
 
 export const MAX_CODE_BYTES = 100 * 1024;
+/** A multi-file program: at most this many files, whose contents together stay within MAX_CODE_BYTES. */
+export const MAX_FILES = 50;
+export const MAX_FILE_PATH_CHARS = 200;
+export const MAX_FILE_PATH_SEGMENTS = 8;
 /** The whole JSON request body: code plus context plus config, with room for JSON escaping. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_CONTEXT_BYTES = 256 * 1024;

@@ -33,3 +33,16 @@ export const LanguagesResponseSchema = v.object({
   default: v.picklist(LANGUAGES),
 });
 export type LanguagesResponse = v.InferOutput<typeof LanguagesResponseSchema>;
+
+export const PackagesResponseSchema = v.object({
+  packages: v.array(
+    v.object({
+      name: v.pipe(v.string(), v.description("What `import ... from \"<name>\"` names")),
+      version: v.pipe(v.string(), v.description("Exact version, installed from npm at build time (package-lock.json)")),
+      why: v.string(),
+    }),
+  ),
+  instrumented: v.pipe(v.boolean(), v.description("Whether package code runs under the same timeout guard as the program")),
+  configuredIn: v.pipe(v.string(), v.description("Where the operator chooses the set")),
+});
+export type PackagesResponse = v.InferOutput<typeof PackagesResponseSchema>;

@@ -34,6 +34,8 @@ export const ExecutionErrorSchema = v.object({
   code: v.picklist(EXECUTION_ERROR_CODES),
   name: v.string(),
   message: v.string(),
+  /** For a files request: the file line and column are in. */
+  file: v.optional(v.string()),
   line: v.optional(v.pipe(v.number(), v.integer())),
   column: v.optional(v.pipe(v.number(), v.integer())),
 });
@@ -57,6 +59,8 @@ export type ExecutionResult = v.InferOutput<typeof ExecutionResultSchema>;
 export const ValidationIssueSchema = v.object({
   code: v.picklist(["SYNTAX_ERROR", "POLICY_VIOLATION"]),
   message: v.string(),
+  /** For a files request: the file the issue is in. */
+  file: v.optional(v.string()),
   line: v.optional(v.number()),
   column: v.optional(v.number()),
 });

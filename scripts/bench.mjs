@@ -179,6 +179,12 @@ if (BASELINE_DIR) {
   }
 }
 
+const FILES_PROGRAM = {
+  "main.ts": 'import { z } from "zod";\nimport { sumBy } from "lodash-es";\nimport { items } from "./lib/items";\nimport rates from "./rates.json";\nconst Item = z.object({ price: z.number() });\nreturn sumBy(z.array(Item).parse(items), "price") * rates.eur',
+  "lib/items.ts": "export const items: { price: number }[] = [{ price: 1 }, { price: 2 }];",
+  "rates.json": '{ "eur": 0.5 }',
+};
+
 let uniqueSeed = 1;
 /** More service workloads (over HTTP), compared with `js` = the http system's execution. */
 const SERVICE_WORKLOADS = [
@@ -188,6 +194,10 @@ const SERVICE_WORKLOADS = [
   { name: "ts-enum-unique", body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }) },
   { name: "ts-enum-repeat", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
   { name: "guard-loop", body: () => ({ code: GUARD_PROGRAM }) },
+  // The same `return 1 + 1` through zod: the isolate gets the zod bundle (742 KiB) to compile and evaluate.
+  { name: "zod-import", body: () => ({ code: 'import { z } from "zod";\nreturn z.number().parse(1 + 1)' }) },
+  // Three files and two packages, as the playground's example.
+  { name: "files-2-packages", body: () => ({ files: FILES_PROGRAM, language: "typescript" }) },
 ];
 
 // ---- Python (worker/languages/python/) ----

@@ -125,6 +125,12 @@ async function playgroundAndHistory(context, origin) {
     assert.equal(run.result, '"John"');
   });
 
+  await step("runs the files-and-packages example (three files, zod and lodash-es) and shows the totals", async () => {
+    const run = await runExample(page, "Files and packages");
+    assert.equal(run.status, "success", JSON.stringify(run));
+    assert.deepEqual(JSON.parse(run.result), { ada: 42, bob: 5 });
+  });
+
   await step("shows logs in order, coloured by level", async () => {
     const run = await runExample(page, "Console levels");
     assert.equal(run.status, "success");

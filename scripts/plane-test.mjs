@@ -6,6 +6,7 @@
 //   - a catastrophic regex and a builtin-only microtask loop (code the guard cannot interrupt) get "timeout",
 //     their host is replaced, and the service keeps answering;
 //   - in a concurrent mix, only the runaway's caller is affected;
+//   - a multi-file program with packages runs on a host (its modules travel with the run);
 //   - capability calls from a remote child reach the front's policy (db() allowed and denied);
 //   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused;
 //   - Python runs on the hosts too (its files read from the host's own python-assets/): its result and prints,
@@ -29,11 +30,15 @@ const results = [];
 let service;
 
 async function execute(code, config = {}, language = "javascript") {
+  return executeBody({ code, language, config });
+}
+
+async function executeBody(request) {
   const started = performance.now();
   const response = await fetch(`${service.url}/execute`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ code, language, config }),
+    body: JSON.stringify(request),
   });
   const text = await response.text();
   let body;
@@ -252,6 +257,19 @@ try {
     }
     assert.equal((await hostRequest("GET", "/health")).status, 200);
     await expectNormal("after the failed language runs");
+  });
+
+  await check("a multi-file program with packages runs on a host, and a loop in its module stops at the timeout", async () => {
+    const files = {
+      "main.ts": 'import { z } from "zod";\nimport { chunk } from "lodash-es";\nimport { total } from "./lib/sum";\nreturn total(chunk(z.array(z.number()).parse([1, 2, 3, 4]), 2).map((pair) => pair.length));',
+      "lib/sum.ts": "export const total = (values: number[]): number => values.reduce((a, b) => a + b, 0);",
+    };
+    const ran = await executeBody({ files });
+    assert.equal(ran.body.status, "success", JSON.stringify(ran.body));
+    assert.equal(ran.body.result, 4);
+    const looping = await executeBody({ files: { "main.js": 'import { spin } from "./spin.js";\nreturn spin();', "spin.js": "export function spin() { for (;;) {} }" }, config: { timeout: 1_000 } });
+    assert.equal(looping.body.status, "timeout", JSON.stringify(looping.body));
+    await expectNormal("after the module's loop");
   });
 
   await check("with every host wedged, a request waits, then gets 503 with Retry-After (never a refused connection)", async () => {

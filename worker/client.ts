@@ -13,7 +13,7 @@ export type { CodeExecutor };
 export type { ExecutionStream } from "./rpc";
 
 /**
- * The RPC methods the entrypoint adds: executeCode, executeStream, getExecution, listExecutions, and the session
+ * The RPC methods the entrypoint adds: executeCode, executeProgram, executeStream, getExecution, listExecutions, and the session
  * methods createSession, executeInSession, getSession, listSessions, deleteSession (and any added later).
  */
 export type CodeExecMethodName = Exclude<keyof CodeExecutor, keyof WorkerEntrypoint>;

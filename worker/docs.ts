@@ -7,6 +7,7 @@ import { OPERATIONS } from "./http/openapi";
 import * as capabilityLimits from "./capabilities/limits";
 import { CAPABILITY_ERROR_CODES } from "./capabilities/reply";
 import { STREAM_HEARTBEAT_MS } from "./http/stream";
+import { PACKAGE_SET_FILE } from "./execution/package-set";
 
 /** The documentation served at GET /docs, built from the same constants the service enforces. */
 export function runtimeDocs() {
@@ -17,6 +18,12 @@ export function runtimeDocs() {
     endpoints: OPERATIONS.map((op) => ({ method: op.method.toUpperCase(), path: op.path, summary: op.summary, public: op.public ?? false })),
     languages: LANGUAGES,
     runtimeApis: [
+      {
+        name: "import",
+        signature: 'import { z } from "zod" · import { f } from "./lib/f"',
+        description: `Packages of the deployment's set by name (GET /packages lists them; the operator chooses them in ${PACKAGE_SET_FILE}), in code or in files; relative imports between the files of a files request (JavaScript, TypeScript, JSON). The entry is the async function body; the other files are ES modules. Only static imports: import() is refused. At most ${limits.MAX_FILES} files, ${limits.MAX_CODE_BYTES} bytes together.`,
+        example: '{ "files": { "main.ts": "import { z } from \\"zod\\";\\nimport { total } from \\"./lib/total\\";\\nreturn total(z.array(z.number()).parse([1, 2]))", "lib/total.ts": "export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);" } }',
+      },
       {
         name: "context",
         signature: "context",

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { filesWithinSize } from "../schemas/files";
 import { ErrorCode, ServiceError, type ErrorIssue } from "./errors";
 import { readCappedRequestBody } from "./read-capped";
 
@@ -11,7 +12,7 @@ function issuePath(issue: v.BaseIssue<unknown>): string {
 
 /**
  * Maps schema failures to the taxonomy. Two failures get their own code because callers act on them
- * differently: an oversized `code` (413) and an unknown `language` (the list of supported ones is in the message).
+ * differently: an oversized `code` or `files` (413) and an unknown `language` (the list of supported ones is in the message).
  */
 export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, input: unknown): v.InferOutput<TSchema> {
   const skipped = skippedKeyIssues(schema, input, "");
@@ -21,7 +22,11 @@ export function parseInput<TSchema extends v.GenericSchema>(schema: TSchema, inp
   const parsed = v.safeParse(schema, input);
   if (parsed.success) return parsed.output;
   const issues: ErrorIssue[] = parsed.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
-  const tooLarge = parsed.issues.find((issue) => issue.type === "max_bytes" && issuePath(issue) === "code");
+  const tooLarge = parsed.issues.find(
+    (issue) =>
+      (issue.type === "max_bytes" && issuePath(issue) === "code") ||
+      (issue.type === "check" && issuePath(issue) === "files" && issue.requirement === filesWithinSize),
+  );
   if (tooLarge) throw new ServiceError(ErrorCode.PAYLOAD_TOO_LARGE, tooLarge.message, { issues });
   const badLanguage = parsed.issues.find((issue) => issue.type === "picklist" && issuePath(issue) === "language");
   if (badLanguage) throw new ServiceError(ErrorCode.UNSUPPORTED_LANGUAGE, badLanguage.message, { issues });

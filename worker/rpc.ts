@@ -63,6 +63,16 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
   }
 
   /**
+   * POST /execute's body as one object: `code`, or `files` + `entry` (a multi-file program, README "Multi-file
+   * programs and packages"), with language, context and config. The same pipeline and result as executeCode.
+   */
+  async executeProgram(request: ExecuteRequestInput): Promise<ExecutionResult> {
+    const input = await asRpcError(() => parseInput(ExecuteRequestSchema, request));
+    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
+    return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+  }
+
+  /**
    * The same execution as a stream of its events (schemas/stream.ts), one JSON object per line: start, a log per
    * entry as the code makes it, then the result. `await cancel()` cancels the run (status "cancelled", logs so
    * far, recorded). A byte stream because RPC carries only byte ReadableStreams; cancel is a function, which RPC

@@ -26,6 +26,14 @@ describe("runaway code stops at the timeout and the next request is served", () 
     expect(next.result).toBe("still serving");
   });
 
+  it("reports a run whose last builtin call ends past the deadline as a timeout, whatever it returned", async () => {
+    // One default sort of 1e5 floats (string comparisons, no user code, so no guard check) takes ~250 ms here.
+    const code = "const a = Array.from(new Float64Array(1e5).map(Math.random)); a.sort(); return a.length;";
+    const result = await execute({ code, config: { timeout: 100 } });
+    expect(result).toMatchObject({ success: false, status: "timeout", error: { code: "TIMEOUT" } });
+    expect(result).not.toHaveProperty("result");
+  });
+
   it("reports plain unbounded recursion as the stack overflow it is", async () => {
     const result = await execute({ code: "function f(n) { return f(n + 1) + 1; } return f(0);", config: { timeout: 500 } });
     expect(result).toMatchObject({ status: "error", error: { code: "RUNTIME_ERROR", name: "RangeError" } });

@@ -195,3 +195,23 @@ function findPolicyViolations(body: acorn.Statement[]): ValidationIssue[] {
   issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return issues;
 }
+
+/**
+ * A non-entry file of a multi-file program (worker/execution/module-graph.ts): an ordinary ES module, so import and
+ * export declarations are its own syntax; everything else is the entry's policy, dynamic import() included.
+ */
+export function analyzeModule(code: string): { ok: true; ast: acorn.Program } | { ok: false; issues: ValidationIssue[] } {
+  let ast: acorn.Program;
+  try {
+    ast = acorn.parse(code, { ecmaVersion: "latest", sourceType: "module", allowHashBang: false, locations: true });
+  } catch (error) {
+    const loc = (error as SyntaxError & { loc?: { line: number; column: number } }).loc;
+    const message = (error instanceof Error ? error.message : String(error)).replace(/ \(\d+:\d+\)$/, "");
+    return { ok: false, issues: [{ code: "SYNTAX_ERROR", message, ...(loc ? { line: loc.line, column: loc.column + 1 } : {}) }] };
+  }
+  // violation() reports lines of the wrapped entry (its header is line 1); a module has no header.
+  const issues = findPolicyViolations(ast.body as acorn.Statement[]).map((issue) =>
+    issue.line === undefined ? issue : { ...issue, line: issue.line + 1 },
+  );
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, ast };
+}

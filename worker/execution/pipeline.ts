@@ -5,6 +5,7 @@ import { languageRuntime, type SandboxProgram } from "../languages";
 import { javascriptProgram } from "../languages/javascript";
 import { ExecutionEvents, registerExecution, type ExecutionObserver } from "./execution-events";
 import type { PrepareOutcome } from "./prepare";
+import { entryLanguage, programSource } from "./program";
 import { sandboxHostFor, type SandboxOutcome } from "./sandbox";
 
 export interface Caller {
@@ -64,11 +65,14 @@ export async function executeRequest(
     startedAt,
     ...(cell ? { sessionId: cell.sessionId } : {}),
   };
+  const source = programSource(request);
+  // A files request is in its entry's language (main.ts runs as TypeScript whatever `language` said).
+  const language = entryLanguage(source);
   const events = new ExecutionEvents(observer);
-  events.started(execution.executionId, request.language);
+  events.started(execution.executionId, language);
   const finish = (partial: Omit<ExecutionResult, "executionId" | "language" | "durationMs">): ExecutionResult => ({
     executionId: execution.executionId,
-    language: request.language,
+    language,
     durationMs: Date.now() - startedAt,
     ...partial,
   });
@@ -82,8 +86,8 @@ export async function executeRequest(
     deps.recorder?.started(execution),
   );
   const prepared = cell
-    ? asSandboxProgram(await cell.prepare(request.code, request.language))
-    : await languageRuntime(request.language).prepare(request.code, deps.env);
+    ? asSandboxProgram(await cell.prepare(request.code ?? "", request.language))
+    : await languageRuntime(entryLanguage(source)).prepare(source, deps.env);
   let result: ExecutionResult;
   if (!prepared.ok) {
     await startRecorded;
@@ -152,6 +156,7 @@ function rejection(issues: ValidationIssue[]): ExecutionError {
     code,
     name: code === "SYNTAX_ERROR" ? "SyntaxError" : "PolicyViolation",
     message: `${first?.message ?? "code was rejected"}${more}`,
+    ...(first?.file !== undefined ? { file: first.file } : {}),
     ...(first?.line !== undefined ? { line: first.line } : {}),
     ...(first?.column !== undefined ? { column: first.column } : {}),
   };
@@ -190,7 +195,9 @@ function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs
       return { success: false, status: "cancelled", logs: [], error: CANCELLED };
     case "out-of-memory":
       return { success: false, status: "error", logs: [], error: { code: "RESOURCE_LIMIT", name: "ResourceLimitError", message: outcome.message } };
-    case "failed":
+    case "failed": {
+      const startFailure = program.startFailure?.(outcome.message, timeoutMs);
+      if (startFailure) return { success: false, logs: [], ...startFailure };
       // Production's CPU limit surfaces as a failed call rather than a reply.
       if (/exceeded (its )?CPU|resource limits/i.test(outcome.message)) {
         return {
@@ -210,6 +217,7 @@ function fromOutcome(outcome: SandboxOutcome, program: SandboxProgram, timeoutMs
           message: cutText(outcome.message, MAX_ERROR_MESSAGE_CHARS),
         },
       };
+    }
   }
 }
 

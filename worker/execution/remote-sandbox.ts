@@ -3,7 +3,7 @@ import { childCapabilityProps } from "../capabilities/child-env";
 import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
 import { mintGrant, revokeGrant } from "./sandbox-grants";
 import { parseChildReply } from "./child-protocol";
-import type { PlaneModuleSet, PlaneProgram } from "./plane-modules";
+import type { PlaneModuleSet, PlaneProgram, PlaneTextModule } from "./plane-modules";
 import { childLimits, childRunInput, graceMs, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
 
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
@@ -56,8 +56,10 @@ export class RemoteSandboxHost implements SandboxHost {
 
   async run(run: SandboxRun): Promise<SandboxOutcome> {
     let modules: { hash: string; body: string };
+    let runModules: Record<string, PlaneTextModule>;
     try {
       modules = await hashedModuleSet(await this.plane.moduleSet());
+      runModules = this.plane.runModules({ timeoutMs: run.timeoutMs });
     } catch (error) {
       // As in process: a language whose files are missing (python-assets/ not built) fails its executions only.
       console.error("sandbox plane: the child's module set could not be read", error);
@@ -71,7 +73,7 @@ export class RemoteSandboxHost implements SandboxHost {
       const body = JSON.stringify({
         executionId: run.capabilities.executionId,
         modulesHash: modules.hash,
-        runModules: this.plane.runModules,
+        runModules,
         input: childRunInput(run),
         limits: childLimits(run),
         bindings: Object.keys(capabilities),

@@ -103,7 +103,7 @@ export class InProcessSandboxHost implements SandboxHost {
   async run(run: SandboxRun): Promise<SandboxOutcome> {
     let modules: Awaited<ReturnType<SandboxProgram["modules"]>>;
     try {
-      modules = await run.program.modules();
+      modules = await run.program.modules({ timeoutMs: run.timeoutMs });
     } catch (error) {
       // A language whose files are missing (python-assets/ not built) fails its executions, not the service.
       console.error("sandbox: the child's modules could not be read", error);

@@ -16,6 +16,8 @@ export interface StartedRow {
   language: Language;
   code: string;
   codeSha256: string;
+  /** {"entry", "files"} of a files request; null for code. */
+  filesJson: string | null;
   contextJson: string;
   configJson: string;
   createdAt: number;
@@ -90,8 +92,8 @@ function insertStatement(
     .prepare(
       `INSERT INTO executions (id, caller_kind, caller_identity, language, code, code_sha256, context_json, config_json,
          status, success, result_json, logs_json, error_json, truncated_json, created_at, started_at, finished_at,
-         duration_ms, stale_after, session_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${onConflict}`,
+         duration_ms, stale_after, session_id, files_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${onConflict}`,
     )
     .bind(
       row.id,
@@ -114,6 +116,7 @@ function insertStatement(
       fields?.durationMs ?? null,
       row.staleAfter,
       row.sessionId,
+      row.filesJson,
     );
 }
 
@@ -138,6 +141,7 @@ interface SummaryRow {
 
 interface RecordRow extends SummaryRow {
   code: string;
+  files_json: string | null;
   context_json: string;
   config_json: string;
   result_json: string | null;
@@ -156,7 +160,7 @@ export async function findExecution(db: D1Database, id: string, viewer: Viewer):
   const scope = visibility(viewer);
   const row = await db
     .prepare(
-      `SELECT ${SUMMARY_COLUMNS}, code, context_json, config_json, result_json, logs_json, error_json, truncated_json
+      `SELECT ${SUMMARY_COLUMNS}, code, files_json, context_json, config_json, result_json, logs_json, error_json, truncated_json
          FROM executions WHERE id = ?${scope.sql}`,
     )
     .bind(id, ...scope.params)
@@ -165,9 +169,11 @@ export async function findExecution(db: D1Database, id: string, viewer: Viewer):
   const capabilityCalls = await listCapabilityCalls(db, id);
   const result = parseColumn<{ value?: unknown; truncated?: true }>(row.result_json);
   const error = parseColumn<ExecutionError>(row.error_json);
+  const program = parseColumn<{ entry: string; files: Record<string, string> }>(row.files_json);
   return {
     ...toSummary(row),
     code: row.code,
+    ...(program ? { entry: program.entry, files: program.files } : {}),
     context: parseColumn(row.context_json),
     config: JSON.parse(row.config_json) as ExecuteConfig,
     ...(result && "value" in result ? { result: result.value } : {}),

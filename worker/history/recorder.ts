@@ -1,5 +1,6 @@
 import type { ExecutionResult } from "../../schemas/result";
 import type { ExecutionRecorder, StartedExecution } from "../execution/pipeline";
+import { entryLanguage, programSource } from "../execution/program";
 import { MAX_STORED_CONTEXT_BYTES, MAX_STORED_ERROR_BYTES, MAX_STORED_LOGS_BYTES, MAX_STORED_RESULT_BYTES, capJson, capLogs, truncateText } from "./caps";
 import { completeExecution, insertStarted, type StartedRow } from "./executions-store";
 import { staleAfter, sweepOrphans } from "./orphans";
@@ -47,13 +48,17 @@ export function createRecorder(env: Env, ctx: ExecutionContext): ExecutionRecord
 
 async function startedRow(execution: StartedExecution, nowMs: number): Promise<StartedRow> {
   const { request } = execution;
+  const source = programSource(request);
+  // The whole program, so a stored files request can be run again as it was; its hash covers every file.
+  const filesJson = request.files ? JSON.stringify({ entry: source.entry, files: request.files }) : null;
   const context = capJson(request.context, MAX_STORED_CONTEXT_BYTES);
   return {
     id: execution.executionId,
     caller: execution.caller,
-    language: request.language,
-    code: request.code,
-    codeSha256: await sha256Hex(request.code),
+    language: request.files ? entryLanguage(source) : request.language,
+    code: source.files.get(source.entry) ?? "",
+    codeSha256: await sha256Hex(filesJson ?? request.code ?? ""),
+    filesJson,
     contextJson: context.json,
     configJson: JSON.stringify(request.config),
     createdAt: execution.startedAt,

@@ -4,7 +4,7 @@ import type { Caller } from "../execution/pipeline";
 import type { Viewer } from "../history/executions-store";
 
 /** Endpoints anyone may call, keys configured or not: liveness and the self-description of the service. */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/health", "/languages", "/docs", "/openapi.json"]);
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/health", "/languages", "/packages", "/docs", "/openapi.json"]);
 
 /** Shorter keys are refused at startup: a guessable key is worse than an obviously open service. */
 export const MIN_API_KEY_CHARS = 16;

@@ -3,6 +3,7 @@ import { MAX_REQUEST_BYTES } from "../../schemas/limits";
 import type { ValidateResponse } from "../../schemas/result";
 import { executeRequest, type Caller, type PipelineDeps } from "../execution/pipeline";
 import { languageRuntime } from "../languages";
+import { entryLanguage, programSource } from "../execution/program";
 import { parseInput, readJsonBody } from "../parse";
 
 export async function handleExecute(request: Request, deps: PipelineDeps, caller: Caller): Promise<Response> {
@@ -12,7 +13,8 @@ export async function handleExecute(request: Request, deps: PipelineDeps, caller
 
 export async function handleValidate(request: Request, env: Env): Promise<Response> {
   const input = parseInput(ValidateRequestSchema, await readJsonBody(request, MAX_REQUEST_BYTES));
-  const issues = await languageRuntime(input.language).validate(input.code, env);
+  const source = programSource(input);
+  const issues = await languageRuntime(entryLanguage(source)).validate(source, env);
   const body: ValidateResponse = { valid: issues.length === 0, errors: issues };
   return Response.json(body);
 }

@@ -1,5 +1,6 @@
 import { LANGUAGES } from "../../schemas/execute";
-import type { HealthResponse, LanguagesResponse } from "../../schemas/meta";
+import type { HealthResponse, LanguagesResponse, PackagesResponse } from "../../schemas/meta";
+import { PACKAGE_SET, PACKAGE_SET_FILE, PACKAGES_INSTRUMENTED } from "../execution/package-set";
 import { renderDocsHtml, runtimeDocs } from "../docs";
 
 export function handleHealth(): Response {
@@ -33,6 +34,12 @@ export function handleLanguages(): Response {
     languages: LANGUAGES.map((id) => ({ id, name: LANGUAGE_NAMES[id], ...notes[id] })),
     default: "javascript",
   };
+  return Response.json(body);
+}
+
+/** The operator's package set: what `import ... from "<name>"` may name. */
+export function handlePackages(): Response {
+  const body: PackagesResponse = { packages: [...PACKAGE_SET], instrumented: PACKAGES_INSTRUMENTED, configuredIn: PACKAGE_SET_FILE };
   return Response.json(body);
 }
 

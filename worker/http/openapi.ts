@@ -1,7 +1,8 @@
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { ContextObjectSchema, ExecuteRequestSchema, ValidateRequestSchema } from "../../schemas/execute";
-import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema } from "../../schemas/meta";
+import { FilesObjectSchema } from "../../schemas/files";
+import { ErrorBodySchema, HealthResponseSchema, LanguagesResponseSchema, PackagesResponseSchema } from "../../schemas/meta";
 import { ExecutionRecordSchema, ListExecutionsOptionsSchema, ListExecutionsResponseSchema } from "../../schemas/history";
 import { ExecutionResultSchema, ValidateResponseSchema } from "../../schemas/result";
 import { SocketErrorEventSchema, SocketMessageSchema, StreamEventSchema } from "../../schemas/stream";
@@ -33,6 +34,7 @@ export const RESPONSE_SCHEMAS = {
   ValidateResponse: ValidateResponseSchema,
   HealthResponse: HealthResponseSchema,
   LanguagesResponse: LanguagesResponseSchema,
+  PackagesResponse: PackagesResponseSchema,
   ExecutionRecord: ExecutionRecordSchema,
   ListExecutionsResponse: ListExecutionsResponseSchema,
   ErrorBody: ErrorBodySchema,
@@ -208,6 +210,7 @@ export const OPERATIONS: Operation[] = [
     parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
   },
   { method: "get", path: "/languages", operationId: "listLanguages", tags: ["meta"], summary: "Supported languages", ok: "LanguagesResponse", public: true },
+  { method: "get", path: "/packages", operationId: "listPackages", tags: ["meta"], summary: "The npm packages code may import by name, with versions", ok: "PackagesResponse", public: true },
   { method: "get", path: "/health", operationId: "health", tags: ["meta"], summary: "Liveness", ok: "HealthResponse", public: true },
   {
     method: "get",
@@ -247,7 +250,12 @@ const conversion = (typeMode: "input" | "output"): ConversionConfig => ({
   errorMode: "throw",
   overrideRef: (context) => `#/components/schemas/${context.referenceId}`,
   // A custom schema has no JSON Schema of its own; context's is a plain JSON object check.
-  overrideSchema: (context) => (context.valibotSchema === ContextObjectSchema ? { type: "object" } : undefined),
+  overrideSchema: (context) =>
+    context.valibotSchema === ContextObjectSchema
+      ? { type: "object" }
+      : context.valibotSchema === FilesObjectSchema
+        ? { type: "object", additionalProperties: { type: "string" } }
+        : undefined,
   overrideAction: (context) => {
     if (context.valibotAction.type === "max_bytes") {
       const maxBytes = (context.valibotAction as unknown as { requirement: number }).requirement;

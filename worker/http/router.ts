@@ -6,7 +6,7 @@ import { PUBLIC_PATHS, authenticate, type Authenticated } from "./auth";
 import { handleExecute, handleValidate } from "./execute";
 import { handleGetExecution, handleListExecutions } from "./executions";
 import { answerPreflight, checkCrossOrigin, checkHost, withCorsHeaders } from "./edge-policy";
-import { handleDocs, handleHealth, handleLanguages } from "./meta";
+import { handleDocs, handleHealth, handleLanguages, handlePackages } from "./meta";
 import { handleOpenApi } from "./openapi";
 import { handlePlayground } from "./playground";
 import { handleCreateSession, handleDeleteSession, handleExecuteCell, handleGetSession, handleListSessions } from "./sessions";
@@ -42,6 +42,7 @@ export const router = Router<IRequest, Args>({
 })
   .get("/health", handleHealth)
   .get("/languages", handleLanguages)
+  .get("/packages", handlePackages)
   .get("/docs", (request) => handleDocs(request))
   .get("/openapi.json", (request) => handleOpenApi(request))
   .get("/", handlePlayground)

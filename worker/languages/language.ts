@@ -1,6 +1,12 @@
-import type { ValidationIssue } from "../../schemas/result";
+import type { ExecutionError, ValidationIssue } from "../../schemas/result";
 import type { ChildReply } from "../execution/child-protocol";
 import type { PlaneProgram } from "../execution/plane-modules";
+import type { ProgramSource } from "../execution/program";
+
+/** What the modules of one run may depend on beyond the program itself. */
+export interface ProgramRun {
+  timeoutMs: number;
+}
 
 /**
  * What a language hands the pipeline: everything the sandbox needs to start its child and everything the
@@ -11,7 +17,7 @@ export interface SandboxProgram {
   /** The child's main module; it exports the harness entrypoint (run() -> ChildReply). */
   mainModule: string;
   /** Every module the child imports, user code included. Async: a language may read its files from assets. */
-  modules(): Promise<Record<string, string | WorkerLoaderModule>>;
+  modules(run: ProgramRun): Promise<Record<string, string | WorkerLoaderModule>>;
   /**
    * The same child as the sandbox plane's hosts load it: shared modules once per host, this run's as text. A
    * program without it runs in process (README, "Sandbox plane").
@@ -23,15 +29,20 @@ export interface SandboxProgram {
   startupAllowanceMs: number;
   /** A log message as the caller sees it: harness frames dropped, positions in the caller's own code. */
   userLogText(message: string): string;
-  /** Where in the caller's own code an error was raised, if the child's reply says. */
-  userPosition(error: NonNullable<ChildReply["error"]>): { line: number; column: number } | undefined;
+  /** Where in the caller's own code an error was raised (and in which file, for a multi-file program). */
+  userPosition(error: NonNullable<ChildReply["error"]>): { file?: string; line: number; column: number } | undefined;
+  /**
+   * A child that failed to start because of the caller's code (a module's top level threw or ran out of time while
+   * the isolate loaded), in the caller's terms; undefined when the failure is not that.
+   */
+  startFailure?(message: string, timeoutMs: number): { status: "timeout" | "error"; error: ExecutionError } | undefined;
 }
 
 export type PrepareOutcome = { ok: true; program: SandboxProgram } | { ok: false; issues: ValidationIssue[] };
 
 export interface LanguageRuntime {
   /** POST /execute: checks what can be checked before a child starts, and builds the program. */
-  prepare(code: string, env: Env): Promise<PrepareOutcome>;
+  prepare(source: ProgramSource, env: Env): Promise<PrepareOutcome>;
   /** POST /validate: the same checks /execute applies, all of them, so a dry run and a real run agree. */
-  validate(code: string, env: Env): Promise<ValidationIssue[]>;
+  validate(source: ProgramSource, env: Env): Promise<ValidationIssue[]>;
 }

@@ -43,13 +43,15 @@ function pythonPlaneSet(env: Env): Promise<PlaneModuleSet> {
  * inside the child, so /execute reports a syntax error from its one child, and /validate starts a child to compile.
  */
 export const python: LanguageRuntime = {
-  async prepare(code, env) {
+  async prepare(source, env) {
+    // Python takes `code` only (schemas/execute.ts refuses files for it): the one file is the program.
+    const code = source.files.get(source.entry) ?? "";
     return {
       ok: true,
       program: {
         mainModule: PYTHON_MAIN_MODULE,
         modules: async () => pythonChildModules(await pythonFiles(env), code),
-        plane: { moduleSet: () => pythonPlaneSet(env), runModules: { [PYTHON_USER_MODULE]: { text: code } } },
+        plane: { moduleSet: () => pythonPlaneSet(env), runModules: () => ({ [PYTHON_USER_MODULE]: { text: code } }) },
         stepsPerMs: PYTHON_GUARD_STEPS_PER_MS,
         startupAllowanceMs: PYTHON_STARTUP_ALLOWANCE_MS,
         // runner.py already reduces tracebacks to the user's own frames (File "<code>", line N).
@@ -60,7 +62,8 @@ export const python: LanguageRuntime = {
     };
   },
 
-  async validate(code, env) {
+  async validate(source, env) {
+    const code = source.files.get(source.entry) ?? "";
     const worker = env.LOADER.load({
       compatibilityDate: CHILD_COMPATIBILITY_DATE,
       compatibilityFlags: [],
