@@ -44,7 +44,7 @@ const moduleSets = new Map();
 /** The build's manifest in ASSETS (written by scripts/build-python.mjs). */
 const ASSET_MANIFEST = "manifest.json";
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$/;
+const MODULE_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_@./-]{0,255}$/;
 
 /**
  * @typedef {{ LOADER: WorkerLoader, FRONT: Fetcher, ASSETS: Fetcher }} HostEnv

@@ -24,7 +24,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -103,7 +103,9 @@ export async function startSandboxPlane(options) {
   /** @returns {boolean} whether the kernel let the plane set it (raising a priority back needs CAP_SYS_NICE) */
   function setHostPriority(host, proc, nice) {
     try {
-      os.setPriority(proc.pid, nice);
+      // Niceness is per thread on Linux, and threads inherit it when created: workerd's V8 worker threads (wasm
+      // compilation, GC) started while a host was at LOW nice would stay there. So every thread is set.
+      for (const tid of threadsOf(proc.pid)) os.setPriority(tid, nice);
       return true;
     } catch (error) {
       if (!priorityWarned) {
@@ -113,6 +115,15 @@ export async function startSandboxPlane(options) {
       return false;
     }
   }
+  /** @param {number} pid @returns {number[]} the process's threads (Linux /proc), or just the pid elsewhere */
+  function threadsOf(pid) {
+    try {
+      return readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => Number.isInteger(tid) && tid > 0);
+    } catch {
+      return [pid];
+    }
+  }
+
   /** Whether the plane may give a host its priority back (unknown until the first host starts). */
   /** @type {boolean | undefined} */
   let mayRaisePriority = runningNice >= 19 ? false : undefined;
