@@ -11,12 +11,13 @@
 //   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused;
 //   - Python runs on the hosts too (its files read from the host's own python-assets/): its result and prints,
 //     `while True: pass` stopped at its timeout, a memory bomb stopped at the host's wasm memory cap;
-//   - a host takes no binary module from the network, and a language whose files it lacks fails only its runs.
+//   - a host takes no binary module from the network, and a language whose files it lacks fails only its runs;
+//   - a host past its run's timeout runs at nice 19 on every thread, and every host is back at normal after.
 // Times are printed, not asserted (they belong to benchmarks); outcomes are asserted. Exit 1 on any failure.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, startLocalService } from "./local-service.mjs";
 
@@ -158,6 +159,28 @@ try {
       `runaway answered after ${answer.ms.toFixed(0)} ms; the 20 others p50/p95 ${mixed[10].toFixed(0)}/${p95(mixed).toFixed(0)} ms ` +
       `(without the runaway ${alone[10].toFixed(0)}/${p95(alone).toFixed(0)} ms: p95 ${(p95(mixed) - p95(alone)).toFixed(0)} ms more)`
     );
+  });
+
+  await check("a host past its run's timeout runs at the lowest priority, and every host's threads get it back", async () => {
+    // Linux only (/proc); niceness is per thread, and a replacement's threads must not keep its start's.
+    const niceOf = (pid) =>
+      readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]));
+    const runaway = execute(REGEX, { timeout: 1_000 });
+    // Its deadline is timeout + 400 ms; the plane lowers it 100 ms past the timeout.
+    await new Promise((resolve) => setTimeout(resolve, 1_250));
+    const busy = service.plane.hosts.find((host) => host.inflight.size > 0);
+    assert.ok(busy, "no host holds the runaway");
+    const during = niceOf(busy.proc.pid);
+    // Without CAP_SYS_NICE (not root here) the plane leaves priorities alone, which this cannot tell apart.
+    const expected = process.getuid?.() === 0 ? 19 : 0;
+    assert.ok(during.every((nice) => nice === expected), `the overdue host's threads are at nice ${during.join(",")}`);
+    assert.equal((await runaway).body.status, "timeout");
+    await hostsUpAfter(performance.now());
+    await expectNormal("after the overdue host");
+    for (const host of service.plane.hosts) {
+      const nices = niceOf(host.proc.pid);
+      assert.ok(nices.every((nice) => nice === 0), `host ${host.id}'s threads are at nice ${nices.join(",")}`);
+    }
   });
 
   await check("capability calls from a remote child reach the front's policy", async () => {
