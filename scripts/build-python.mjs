@@ -41,6 +41,8 @@ function inputFiles() {
     ...child,
     path.join(ROOT, "worker", "languages", "python", "child-modules.ts"),
     path.join(ROOT, "sandbox-template", "guard.js"),
+    path.join(ROOT, "sandbox-template", "log-channel.js"),
+    path.join(ROOT, "sandbox-template", "primordials.js"),
     path.join(ROOT, "scripts", "python-snapshot", "index.ts"),
     SNAPSHOT_CONFIG,
     path.join(ROOT, "scripts", "build-python.mjs"),

@@ -8,11 +8,15 @@
 //   - in a concurrent mix, only the runaway's caller is affected;
 //   - a multi-file program with packages runs on a host (its modules travel with the run);
 //   - capability calls from a remote child reach the front's policy (db() allowed and denied);
-//   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused;
+//   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused, and a run
+//     cancelled while it waits leaves the queue without killing a host;
 //   - Python runs on the hosts too (its files read from the host's own python-assets/): its result and prints,
 //     `while True: pass` stopped at its timeout, a memory bomb stopped at the host's wasm memory cap;
 //   - a host takes no binary module from the network, and a language whose files it lacks fails only its runs;
-//   - a host past its run's timeout runs at nice 19 on every thread, and every host is back at normal after.
+//   - a host past its run's timeout runs at nice 19 on every thread, and every host is back at normal after;
+//   - a cancel reaches the host: a WebSocket cancel of a `while (true) {}` and an SSE disconnect from a loop that
+//     awaits and logs both end the run on its host (the plane kills it), answer or record status "cancelled" with
+//     the logs so far, and the next request answers normally.
 // Times are printed, not asserted (they belong to benchmarks); outcomes are asserted. Exit 1 on any failure.
 
 import assert from "node:assert/strict";
@@ -22,6 +26,7 @@ import path from "node:path";
 import { ROOT, startLocalService } from "./local-service.mjs";
 
 const HOSTS = 2;
+const HEARTBEAT_MS = 200;
 const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
 const MICROTASKS = "const o = []; o[0] = o; o.then = [].forEach; await o;";
 const BOMB = "const a = []; for (;;) a.push(new Array(1e6).fill(0));";
@@ -72,6 +77,47 @@ async function expectNormal(label) {
   return answer.ms;
 }
 
+/** Runs `code` over the WebSocket and cancels it `cancelAfterMs` after its `start`; resolves with the result. */
+function cancelOverSocket(code, timeoutMs, cancelAfterMs) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${service.url.replace(/^http/, "ws")}/execute/ws`);
+    let cancelledAt = 0;
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "execute", code, config: { timeout: timeoutMs } })));
+    socket.addEventListener("message", (message) => {
+      const event = JSON.parse(String(message.data));
+      if (event.type === "start") {
+        setTimeout(() => {
+          cancelledAt = performance.now();
+          socket.send(JSON.stringify({ type: "cancel" }));
+        }, cancelAfterMs);
+      } else if (event.type === "result") {
+        socket.close();
+        resolve({ result: event.data, ms: performance.now() - cancelledAt });
+      } else if (event.type === "error") reject(new Error(JSON.stringify(event.data)));
+    });
+    socket.addEventListener("error", () => reject(new Error("socket error")));
+  });
+}
+
+/** The stored record once it has left "running". */
+async function settledRecord(executionId) {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const response = await fetch(`${service.url}/executions/${executionId}`);
+    if (response.status === 200) {
+      const record = await response.json();
+      if (record.status !== "running") return record;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`execution ${executionId} stayed running`);
+}
+
+/** The pids of the hosts that are up, once all are. */
+async function hostPids() {
+  await hostsUpAfter(performance.now());
+  return (await planeHealth()).hosts.map((host) => host.pid);
+}
+
 async function check(name, body) {
   const started = performance.now();
   try {
@@ -109,7 +155,9 @@ async function runawayThenNormal(code, timeoutMs, language = "javascript") {
 
 const began = performance.now();
 try {
-  service = await startLocalService({ label: "plane-test", plane: { hosts: HOSTS, log: () => {} } });
+  // A short SSE heartbeat: a stream that writes nothing notices its client left only at its next write (README,
+  // "Streaming and cancellation"), and the quiet SSE cancel below must not wait 15 s for it.
+  service = await startLocalService({ label: "plane-test", vars: { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS) }, plane: { hosts: HOSTS, log: () => {} } });
   assert.ok(await service.plane.ready(), "the sandbox hosts did not come up");
 
   await check("a normal request runs in a sandbox host", async () => {
@@ -295,11 +343,92 @@ try {
     await expectNormal("after the module's loop");
   });
 
+  await check("a WebSocket cancel of while (true) {} kills its host and answers cancelled; the next request runs", async () => {
+    const before = await planeHealth();
+    const pids = await hostPids();
+    // Logs first, so the front holds something to return (the batch leaves 20 ms later, before the loop starts).
+    const code = "console.log('spinning'); await new Promise((r) => setTimeout(r, 50)); while (true) {}";
+    const { result, ms } = await cancelOverSocket(code, 20_000, 400);
+    assert.equal(result.status, "cancelled", JSON.stringify(result));
+    assert.equal(result.error.code, "CANCELLED");
+    assert.deepEqual(result.logs.map((entry) => entry.message), ["spinning"]);
+    // Without the cancel reaching the host, the loop would hold it to the 20 s timeout (and count as unresponsive).
+    assert.ok(result.durationMs < 20_000, `the run lasted ${result.durationMs} ms: its timeout, not the cancel`);
+    const after = await planeHealth();
+    assert.equal(after.cancelled, before.cancelled + 1, "the plane did not see the cancel");
+    assert.equal(after.unresponsive, before.unresponsive, "the host was killed for its deadline, not for the cancel");
+    const record = await settledRecord(result.executionId);
+    assert.equal(record.status, "cancelled", JSON.stringify(record));
+    assert.deepEqual(record.logs.map((entry) => entry.message), ["spinning"]);
+    const nextMs = await expectNormal("the request after the cancel");
+    const replaced = (await hostPids()).filter((pid) => !pids.includes(pid)).length;
+    assert.equal(replaced, 1, "exactly the cancelled run's host must have been replaced");
+    return `cancel -> result ${ms.toFixed(0)} ms (run ${result.durationMs} ms); next request ${nextMs.toFixed(0)} ms`;
+  });
+
+  // The first loop logs all along, so a log batch's answer may carry the cancel to the child before the plane kills
+  // its host; the second goes quiet after three entries, so only the plane's kill can stop it.
+  for (const [name, code, mustKill] of [
+    ["logs all along", "for (let i = 0; ; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 20)); }", false],
+    ["logs, then only awaits", "for (let i = 0; ; i++) { if (i < 3) console.log('tick', i); await new Promise((r) => setTimeout(r, 20)); }", true],
+  ]) {
+    await check(`an SSE disconnect from an async loop that ${name} stops it on its host, recorded cancelled with its logs`, async () => {
+      const before = await planeHealth();
+      const abort = new AbortController();
+      const response = await fetch(`${service.url}/execute`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ code, config: { timeout: 20_000 } }),
+        signal: abort.signal,
+      });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      // Read to the third log event, then hang up.
+      while ((text.match(/^event: log$/gm) ?? []).length < 3) {
+        const { done, value } = await reader.read();
+        assert.ok(!done, `the stream ended early: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      const executionId = JSON.parse(/^event: start\ndata: (.*)$/m.exec(text)?.[1] ?? "{}").executionId;
+      assert.ok(executionId, `no start event: ${text}`);
+      const hungUp = performance.now();
+      abort.abort();
+      const record = await settledRecord(executionId);
+      const ms = performance.now() - hungUp;
+      assert.equal(record.status, "cancelled", JSON.stringify(record));
+      // Without the cancel reaching the host, the run would last to its 20 s timeout.
+      assert.ok(record.durationMs < 20_000, `the run lasted ${record.durationMs} ms: its timeout, not the cancel`);
+      const messages = record.logs.map((entry) => entry.message);
+      assert.deepEqual(messages.slice(0, 3), ["tick 0", "tick 1", "tick 2"], JSON.stringify(messages));
+      const killed = (await planeHealth()).cancelled - before.cancelled;
+      if (mustKill) assert.equal(killed, 1, "the plane did not kill the host of the cancelled run");
+      const nextMs = await expectNormal("the request after the disconnect");
+      return `hang-up -> recorded ${ms.toFixed(0)} ms (run ${record.durationMs} ms), ${messages.length} log entries kept, host killed ${killed}x; next request ${nextMs.toFixed(0)} ms`;
+    });
+  }
+
   await check("with every host wedged, a request waits, then gets 503 with Retry-After (never a refused connection)", async () => {
     // Wedged for longer than the plane's queue budget (5 s), so the held request must get its 503.
     const wedges = Array.from({ length: HOSTS }, () => execute(REGEX, { timeout: 8_000 }));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const held = await execute("return 1;");
+    // A run cancelled while it waits for a host leaves the queue and kills no host (they run others' code).
+    const before = await planeHealth();
+    const queuedCancel = cancelOverSocket("return 1;", 10_000, 300);
+    const holding = execute("return 1;");
+    // Awaited below; a failed check in between must not leave them unhandled when the service stops.
+    for (const pending of [holding, ...wedges]) pending.catch(() => {});
+    const { result: cancelledInQueue } = await queuedCancel;
+    assert.equal(cancelledInQueue.status, "cancelled", JSON.stringify(cancelledInQueue));
+    // Left waiting, it would hold its place until the queue's 5 s budget.
+    let queued = Infinity;
+    for (let attempt = 0; attempt < 50 && queued > 1; attempt++) {
+      queued = (await planeHealth()).queued;
+      if (queued > 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(queued, 1, "the cancelled run stayed in the queue beside the held request");
+    assert.equal((await planeHealth()).cancelled, before.cancelled, "a cancel in the queue killed a host");
+    const held = await holding;
     assert.equal(held.status, 503, `HTTP ${held.status}: ${JSON.stringify(held.body)}`);
     assert.equal(held.body.error?.code, "SANDBOX_UNAVAILABLE");
     assert.ok(Number(held.headers.get("retry-after")) > 0, "Retry-After is missing");

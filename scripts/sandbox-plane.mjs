@@ -16,6 +16,9 @@
 // - CPU priority follows the work: a host whose run is overdue (past its timeout, x-overdue-ms) or that is
 //   starting as a replacement runs at the lowest, so on a small machine the front and the other hosts come first
 //   (HOST_NICE; a lower priority for long runs exists, off by default).
+// - a caller that closes its request before the answer has cancelled the run (the front aborts its fetch): a
+//   queued run is dropped, a running one's host is SIGKILLed at once and replaced, since killing is the only
+//   thing that stops code that never yields. With more than one slot per host, its other runs end with it.
 //
 // Protocol: keep in sync with worker/execution/remote-sandbox.ts (front side) and sandbox-host/host.js.
 //
@@ -93,7 +96,7 @@ export async function startSandboxPlane(options) {
   /** @type {Array<{ run: (host: any) => void, fail: () => void, timer: NodeJS.Timeout }>} */
   const queue = [];
   let stopping = false;
-  const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0 };
+  const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0, cancelled: 0 };
   /** Which HOST_NICE stages apply; scripts/bench-plane-runaway.mjs compares subsets. */
   let priorities = new Set(options.priorities === false ? [] : DEFAULT_PRIORITY_STAGES);
   /** The plane's own niceness: what a host runs at once it is up. */
@@ -297,7 +300,11 @@ export async function startSandboxPlane(options) {
     });
   }
 
-  async function runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond) {
+  /**
+   * @param {{ gone: boolean, cancel?: () => void }} caller  set by the request handler when the caller hangs up
+   */
+  async function runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond, caller) {
+    if (caller.gone) return drainQueue();
     counters.runs++;
     let answered = false;
     /** @type {NodeJS.Timeout[]} */
@@ -327,6 +334,14 @@ export async function startSandboxPlane(options) {
     };
     stage("long", startupMs + LONG_RUN_MS);
     stage("overdue", overdueMs + OVERDUE_MARGIN_MS);
+    caller.cancel = () => {
+      if (answered) return;
+      counters.cancelled++;
+      log(`host ${host.id}: a run was cancelled: killing it`);
+      killHost(host, "a run on it was cancelled (killing is the only way to stop code that does not yield) and it was replaced");
+      run.killedFor = "cancelled";
+      run.answer(499, JSON.stringify({ error: "cancelled" }));
+    };
     const timer = setTimeout(() => {
       counters.unresponsive++;
       log(`host ${host.id} missed a run's deadline (${deadlineMs} ms): killing it`);
@@ -377,7 +392,7 @@ export async function startSandboxPlane(options) {
 
   const server = http.createServer(async (request, response) => {
     const respond = (status, payload, headers = {}) => {
-      if (response.headersSent) return;
+      if (response.headersSent || response.destroyed) return;
       response.writeHead(status, { "content-type": "application/json", ...headers });
       response.end(payload);
     };
@@ -400,6 +415,14 @@ export async function startSandboxPlane(options) {
         return respond(204, "");
       }
       if (request.method === "POST" && url.pathname === "/run") {
+        // The front cancels a run by aborting this request (worker/execution/remote-sandbox.ts).
+        /** @type {{ gone: boolean, cancel?: () => void }} */
+        const caller = { gone: false };
+        response.once("close", () => {
+          if (response.writableFinished) return;
+          caller.gone = true;
+          caller.cancel?.();
+        });
         const hash = String(request.headers["x-modules-hash"] ?? "");
         const deadlineMs = Number(request.headers["x-deadline-ms"]);
         const queueMs = Number(request.headers["x-queue-ms"] ?? 0);
@@ -409,13 +432,13 @@ export async function startSandboxPlane(options) {
         if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) return respond(400, JSON.stringify({ error: "x-deadline-ms is required" }));
         if (!moduleSets.has(hash)) return respond(409, JSON.stringify({ missing: "modules" }));
         const host = queue.length === 0 ? freeHost() : undefined;
-        if (host) return void runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond);
+        if (host) return void runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond, caller);
         if (queue.length >= MAX_QUEUED_RUNS || queueMs <= 0) {
           counters.rejected++;
           return respond(503, JSON.stringify({ error: "no sandbox host is free" }));
         }
         const waiting = {
-          run: (free) => void runOnHost(free, body, hash, deadlineMs, overdueMs, startupMs, respond),
+          run: (free) => void runOnHost(free, body, hash, deadlineMs, overdueMs, startupMs, respond, caller),
           fail: () => {},
           timer: setTimeout(() => {
             const index = queue.indexOf(waiting);
@@ -425,6 +448,11 @@ export async function startSandboxPlane(options) {
           }, queueMs),
         };
         queue.push(waiting);
+        caller.cancel = () => {
+          const index = queue.indexOf(waiting);
+          if (index >= 0) queue.splice(index, 1);
+          clearTimeout(waiting.timer);
+        };
         return;
       }
       respond(404, JSON.stringify({ error: "not found" }));

@@ -1,6 +1,10 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ExecutionResult } from "../../schemas/result";
-import { execute } from "../helpers";
+import worker from "../../worker/index";
+import { STREAM_HEARTBEAT_MS, streamHeartbeatMs } from "../../worker/http/stream";
+import { BASE, execute } from "../helpers";
 import { allFrames, asEvents, comparable, postEvents, settledRecord, sseReader } from "./stream-helpers";
 
 const LOGGING_PROGRAM = `console.log("one"); console.warn("two", { n: 2 }); await new Promise((r) => setTimeout(r, 60)); console.error("three"); return { done: true }`;
@@ -74,5 +78,48 @@ describe("POST /execute with Accept: text/event-stream", () => {
     expect(logs.length).toBeGreaterThan(1);
     expect(result.logs).toEqual(logs);
     expect(result.logs.map((l) => l.message)).toEqual(result.logs.map((_, i) => `tick ${i}`));
+  });
+
+  describe("heartbeat", () => {
+    const IDLE_PROGRAM = "await new Promise((r) => setTimeout(r, 400)); return 1";
+
+    /** POST /execute as SSE through the real fetch handler, with STREAM_HEARTBEAT_MS set for this call only. */
+    async function framesWithHeartbeatVar(value: string) {
+      const request = new Request(`${BASE}/execute`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ code: IDLE_PROGRAM }),
+      });
+      const testEnv = { ...(env as unknown as Env), STREAM_HEARTBEAT_MS: value };
+      return allFrames(await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, testEnv, createExecutionContext()));
+    }
+
+    it("sends `: heartbeat` comments on an idle stream at the STREAM_HEARTBEAT_MS interval, and the events are unchanged", async () => {
+      const frames = await framesWithHeartbeatVar("50");
+      const heartbeats = frames.filter((frame) => frame.comment === "heartbeat");
+      expect(heartbeats.length).toBeGreaterThan(0);
+      // A heartbeat is a comment alone: no id, event or data a client would take for an event.
+      expect(heartbeats.every((frame) => Object.keys(frame).join() === "comment")).toBe(true);
+      expect(frames.at(-1)?.event).toBe("result");
+      expect(asEvents(frames).map((e) => e.type)).toEqual(["start", "result"]);
+    });
+
+    it("keeps the 15 s default when STREAM_HEARTBEAT_MS is below its minimum", async () => {
+      // At 5 ms this 400 ms run would carry dozens of comments.
+      const frames = await framesWithHeartbeatVar("5");
+      expect(frames.filter((frame) => frame.comment !== undefined)).toEqual([]);
+      expect(asEvents(frames).map((e) => e.type)).toEqual(["start", "result"]);
+    });
+
+    it("parses STREAM_HEARTBEAT_MS as whole milliseconds between 50 ms and 60 s, else 15 s", () => {
+      expect(STREAM_HEARTBEAT_MS).toBe(15_000);
+      expect(streamHeartbeatMs({})).toBe(15_000);
+      expect(streamHeartbeatMs({ STREAM_HEARTBEAT_MS: "250" })).toBe(250);
+      expect(streamHeartbeatMs({ STREAM_HEARTBEAT_MS: "50" })).toBe(50);
+      expect(streamHeartbeatMs({ STREAM_HEARTBEAT_MS: "60000" })).toBe(60_000);
+      for (const bad of ["", "49", "60001", "1e3", " 100", "100.5", "-100", "0x100", "abc"]) {
+        expect(streamHeartbeatMs({ STREAM_HEARTBEAT_MS: bad }), bad).toBe(15_000);
+      }
+    });
   });
 });

@@ -4,17 +4,21 @@ import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
 import { mintGrant, revokeGrant } from "./sandbox-grants";
 import { parseChildReply } from "./child-protocol";
 import type { PlaneModuleSet, PlaneProgram, PlaneTextModule } from "./plane-modules";
-import { childLimits, childRunInput, graceMs, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
+import { cancelWatch, childLimits, childRunInput, graceMs, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
 
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
 // sync with both and with plane-modules.ts:
 //   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-overdue-ms,
-//        x-startup-ms, x-queue-ms (the dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
+//        x-startup-ms, x-queue-ms (the dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the
+//        module set: PUT it, retry) | 503
 //   PUT  {plane}/modules/{sha256 of the body}  PlaneModuleSet  -> 204
 // A language's shared modules (the JavaScript harness; Python's harness, which names Pyodide's files in the host's
 // own python-assets/) travel once per plane, named by content hash; per execution only the run's own modules
 // (the user's code) and the run input do.
+// Cancelling is closing the request: the front aborts its POST /run, and the dispatcher, seeing its caller gone
+// before the answer, SIGKILLs the host that runs it (the only thing that stops a loop that never yields) or drops
+// it from its queue.
 
 /**
  * How long the plane may hold a run while every host is busy or restarting, before answering 503: long enough for
@@ -69,6 +73,26 @@ export class RemoteSandboxHost implements SandboxHost {
     const hostDeadlineMs = run.timeoutMs + graceMs(run);
     const deadlineMs = PLANE_QUEUE_MS + hostDeadlineMs + PLANE_ANSWER_SLACK_MS;
     const token = mintGrant({ executionId: run.capabilities.executionId, capabilities, expiresAt: Date.now() + deadlineMs });
+    // Aborted from the cancel's poll, a timer of this request, so the abort is this request's own I/O.
+    const cancelled = new AbortController();
+    const cancel = cancelWatch(run.cancellation, async () => cancelled.abort());
+    try {
+      const sent = { modules, runModules, hostDeadlineMs };
+      return await Promise.race([this.exchange(run, sent, capabilities, deadlineMs, token, cancelled.signal), cancel.cancelled]);
+    } finally {
+      cancel.stop();
+      revokeGrant(token);
+    }
+  }
+
+  private async exchange(
+    run: SandboxRun,
+    { modules, runModules, hostDeadlineMs }: { modules: { hash: string; body: string }; runModules: Record<string, PlaneTextModule>; hostDeadlineMs: number },
+    capabilities: ReturnType<typeof childCapabilityProps>,
+    deadlineMs: number,
+    token: string,
+    cancelled: AbortSignal,
+  ): Promise<SandboxOutcome> {
     try {
       const body = JSON.stringify({
         executionId: run.capabilities.executionId,
@@ -90,7 +114,7 @@ export class RemoteSandboxHost implements SandboxHost {
         "x-queue-ms": String(PLANE_QUEUE_MS),
       };
       if (run.startGate) await run.startGate;
-      const signal = AbortSignal.timeout(deadlineMs);
+      const signal = AbortSignal.any([AbortSignal.timeout(deadlineMs), cancelled]);
       let response = await this.post(body, headers, signal);
       if (response.status === 409) {
         await response.body?.cancel();
@@ -116,12 +140,11 @@ export class RemoteSandboxHost implements SandboxHost {
       return answer.kind === "reply" ? parseChildReply(answer.reply) : answer;
     } catch (error) {
       if (error instanceof ServiceError) throw error;
+      if (cancelled.aborted) return { kind: "cancelled" };
       if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "unresponsive" };
       // The plane itself is down (its supervisor restarts it): the same answer as every host restarting.
       console.error("sandbox plane unreachable", error);
       throw new ServiceError(ErrorCode.SANDBOX_UNAVAILABLE, `The sandbox plane is not reachable; retry in ${SANDBOX_RETRY_AFTER_S} s`, { cause: error });
-    } finally {
-      revokeGrant(token);
     }
   }
 

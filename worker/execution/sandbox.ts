@@ -30,7 +30,7 @@ export interface SandboxRun {
   sessionStateJson?: string;
   /**
    * Cancels the run when set. In process: the child is told, and the wait ends CANCEL_GRACE_MS later whatever it
-   * does. (The remote host does not take cancels yet: its run ends at its timeout.)
+   * does. Remote: the request to the plane is aborted, and the plane kills the host that runs it.
    */
   cancellation?: Cancellation;
 }
@@ -129,12 +129,31 @@ export class InProcessSandboxHost implements SandboxHost {
     const call = harness.run(childRunInput(run)).then(parseChildReply, outcomeOfError);
     const cancel = cancelWatch(run.cancellation, () => harness.cancel());
     try {
-      return await Promise.race([call, backstop, cancel.cancelled]);
+      const outcome = await Promise.race([call, backstop, cancel.cancelled]);
+      if (run.cancellation && endedByTimeout(outcome)) await cancelReadAfterBusyThread();
+      return outcome;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       cancel.stop();
     }
   }
+}
+
+/** How long a timed-out cancellable run waits for a cancel its busy thread could not read yet (below). */
+const PENDING_CANCEL_WAIT_MS = 10;
+
+/**
+ * Locally the child runs on the front's thread, so a loop that never yields keeps the front from reading anything,
+ * a cancel included, until the guard ends the loop at its timeout; the reply is then handled before the socket
+ * message or RPC call that carried the cancel. Handing the event loop a turn lets such a cancel land, and the
+ * pipeline reports the run as cancelled (it ended at its timeout either way). Costs timed-out streamed runs only.
+ */
+function cancelReadAfterBusyThread(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, PENDING_CANCEL_WAIT_MS));
+}
+
+function endedByTimeout(outcome: SandboxOutcome): boolean {
+  return outcome.kind === "unresponsive" || (outcome.kind === "reply" && outcome.reply.status === "timeout");
 }
 
 /** How often a cancellable run looks at its cancellation (see cancelWatch): part of the cancel's latency. */
@@ -144,7 +163,7 @@ const CANCEL_POLL_MS = 5;
  * Resolves CANCEL_GRACE_MS after the cancellation is set, having told the child at once. Polled, not listened to:
  * the cancel may be set from another request, where this request's stub and timers cannot be touched.
  */
-function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
+export function cancelWatch(cancellation: Cancellation | undefined, tellChild: () => Promise<unknown>) {
   let poll: number | undefined;
   let grace: number | undefined;
   const cancelled = new Promise<{ kind: "cancelled" }>((resolve) => {

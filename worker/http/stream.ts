@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import { ExecuteRequestSchema, type ExecuteRequest } from "../../schemas/execute";
 import { MAX_REQUEST_BYTES } from "../../schemas/limits";
 import type { ErrorBody } from "../../schemas/meta";
@@ -13,6 +14,28 @@ import { parseInput, readJsonBody } from "../parse";
 
 /** A comment line this often keeps proxies from closing an idle SSE stream (a run may log nothing for minutes). */
 export const STREAM_HEARTBEAT_MS = 15_000;
+/** The shortest interval STREAM_HEARTBEAT_MS may set: shorter, a stream would be mostly comments. */
+export const MIN_STREAM_HEARTBEAT_MS = 50;
+/** The longest: past a minute, common proxy idle timeouts (60-100 s) close the stream before a heartbeat. */
+export const MAX_STREAM_HEARTBEAT_MS = 60_000;
+
+/**
+ * The optional STREAM_HEARTBEAT_MS var (integer milliseconds) overrides the interval: tests and local scripts
+ * shorten it so a short run shows heartbeats. Unset or invalid means the default, so a typo never breaks streams.
+ */
+const HeartbeatVarSchema = v.pipe(
+  v.string(),
+  v.regex(/^\d+$/),
+  v.transform(Number),
+  v.number(),
+  v.minValue(MIN_STREAM_HEARTBEAT_MS),
+  v.maxValue(MAX_STREAM_HEARTBEAT_MS),
+);
+
+export function streamHeartbeatMs(env: Pick<Env, "STREAM_HEARTBEAT_MS">): number {
+  const parsed = v.safeParse(HeartbeatVarSchema, env.STREAM_HEARTBEAT_MS);
+  return parsed.success ? parsed.output : STREAM_HEARTBEAT_MS;
+}
 
 const INTERNAL_ERROR_BODY: ErrorBody = { error: { code: ErrorCode.INTERNAL_ERROR, message: "Internal error" } };
 
@@ -30,7 +53,7 @@ export async function handleExecuteEvents(request: Request, deps: PipelineDeps, 
   const body = eventStream(deps, input, caller, new Cancellation(), request.signal, {
     frame: (event) => sseFrame(event, event.id),
     failed: () => sseFrame({ type: "error", data: INTERNAL_ERROR_BODY }),
-    heartbeat: ": heartbeat\n\n",
+    heartbeat: { text: ": heartbeat\n\n", everyMs: streamHeartbeatMs(deps.env) },
   });
   return new Response(body, {
     headers: {
@@ -63,7 +86,7 @@ interface Framing {
   frame: (event: StreamEvent) => string;
   /** The pipeline itself failed (a bug): the stream says so and ends, without a result. */
   failed: () => string;
-  heartbeat?: string;
+  heartbeat?: { text: string; everyMs: number };
 }
 
 /**
@@ -100,7 +123,11 @@ function eventStream(
       cancellation.cancel();
     },
   });
-  const heartbeat = framing.heartbeat ? setInterval(() => write(framing.heartbeat ?? ""), STREAM_HEARTBEAT_MS) : undefined;
+  // Also how a silent stream notices its client left: workerd aborts request.signal only before the response
+  // starts, and a closed connection shows only when a write fails, so a run that logs nothing is cancelled at
+  // the next heartbeat (or its result).
+  const beat = framing.heartbeat;
+  const heartbeat = beat ? setInterval(() => write(beat.text), beat.everyMs) : undefined;
   const run = executeRequest(deps, input, caller, { cancellation, onEvent: (event) => write(framing.frame(event)) })
     .then(
       () => {},

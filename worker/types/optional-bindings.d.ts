@@ -12,4 +12,6 @@ interface Env {
 interface Env {
   /** Local-only workaround (worker/history/write-slots.ts): the dev scripts pass it with --var; deployments leave it unset. */
   HISTORY_WRITES_IN_FLIGHT?: string;
+  /** SSE heartbeat interval in ms (worker/http/stream.ts); unset = 15 s. Tests and local scripts shorten it. */
+  STREAM_HEARTBEAT_MS?: string;
 }

@@ -6,6 +6,10 @@ import harness from "./child/harness.js";
 import runner from "./child/runner.py";
 // @ts-ignore Text module
 import guard from "../../../sandbox-template/guard.js";
+// @ts-ignore Text module
+import logChannel from "../../../sandbox-template/log-channel.js";
+// @ts-ignore Text module
+import primordials from "../../../sandbox-template/primordials.js";
 import type { PlaneModuleSet } from "../../execution/plane-modules";
 
 export const PYTHON_MAIN_MODULE = "harness.js";
@@ -32,11 +36,20 @@ export interface PythonFiles {
   snapshot: ArrayBuffer;
 }
 
-export function pythonChildModules(files: PythonFiles, code: string): Record<string, WorkerLoaderModule> {
+/** The harness's own modules, source text: the same in process and on the sandbox plane. */
+function pythonHarnessModules() {
   return {
     [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
     "guard.js": { js: guard as unknown as string },
+    "log-channel.js": { js: logChannel as unknown as string },
+    "primordials.js": { js: primordials as unknown as string },
     "runner.py": { text: runner as unknown as string },
+  };
+}
+
+export function pythonChildModules(files: PythonFiles, code: string): Record<string, WorkerLoaderModule> {
+  return {
+    ...pythonHarnessModules(),
     [PYTHON_USER_MODULE]: { text: code },
     "pyodide.mjs": { js: files.loader },
     "pyodide.asm.mjs": { js: files.emscripten },
@@ -49,17 +62,13 @@ export function pythonChildModules(files: PythonFiles, code: string): Record<str
 
 /**
  * The same child as a sandbox-plane host builds it (README, "Sandbox plane"): the harness as text, Pyodide's files
- * from the host's own copy of python-assets/ (never sent), and the run's user.py. Keep the names in step with
+ * from the host's own copy of python-assets/ (never sent), and the run's user.py. Keep the file modules in step with
  * pythonChildModules above.
  */
 export function pythonPlaneModuleSet(buildId: string): PlaneModuleSet {
   return {
     mainModule: PYTHON_MAIN_MODULE,
-    modules: {
-      [PYTHON_MAIN_MODULE]: { js: harness as unknown as string },
-      "guard.js": { js: guard as unknown as string },
-      "runner.py": { text: runner as unknown as string },
-    },
+    modules: pythonHarnessModules(),
     assets: {
       buildId,
       modules: {

@@ -21,6 +21,9 @@ import userSource from "./user.py";
 // Empty while the snapshot is being made (scripts/python-snapshot/).
 import snapshot from "./snapshot.bin";
 import { createGuard } from "./guard.js";
+// The JavaScript harness's log channel, as is: print() and logging leave the isolate as they are made, and the
+// run's cancellation arrives the same two ways (cancel() below, or a batch's answer).
+import { cancelRun, createLogChannel, onCancel } from "./log-channel.js";
 
 // Keep in sync with schemas/limits.ts.
 const MAX_LOG_ENTRIES = 1_000;
@@ -89,7 +92,8 @@ async function boot(snapshotBytes) {
   }
 }
 
-function createLogBuffer() {
+/** @param {{ accept(entryJson: string): void } | undefined} channel gets each entry the buffer accepts, in order */
+function createLogBuffer(channel) {
   const entries = [];
   let totalChars = 0;
   let dropped = 0;
@@ -104,7 +108,10 @@ function createLogBuffer() {
         text = `${text.slice(0, MAX_LOG_MESSAGE_CHARS)}… [message truncated: ${text.length} characters]`;
       }
       totalChars += text.length;
-      entries.push({ level, message: text, timestamp: nowIso() });
+      const entry = { level, message: text, timestamp: nowIso() };
+      entries.push(entry);
+      // Its index in `entries` is its sequence number on the channel: both count the same accepted entries.
+      channel?.accept(stringify(entry));
     },
     drain() {
       if (dropped === 0) return entries;
@@ -172,7 +179,8 @@ export default class PythonHarness extends WorkerEntrypoint {
    * @returns {Promise<string>} a serialized ChildReply
    */
   async run(input) {
-    const logs = createLogBuffer();
+    const channel = createLogChannel(this.env.LOGS, now());
+    const logs = createLogBuffer(channel);
     let py;
     try {
       py = await boot(new Uint8Array(snapshot));
@@ -227,9 +235,23 @@ export default class PythonHarness extends WorkerEntrypoint {
       }
     })();
 
-    const outcome = await race([execution, timer]);
+    const cancelled = new Promise((resolve) => {
+      onCancel(() => {
+        // The guard's next check (Pyodide's signal check) stops the interpreter; the wait ends now.
+        control.trip();
+        resolve({ kind: "cancelled" });
+      });
+    });
+
+    const outcome = await race([execution, timer, cancelled]);
     unschedule(timerHandle);
     finished = true;
+    // Whatever is still pending goes with the reply.
+    channel.close();
+
+    if (outcome.kind === "cancelled") {
+      return stringify({ status: "cancelled", logs: logs.drain(), error: { name: "CancelledError", message: "The execution was cancelled" } });
+    }
 
     // A C-level call the signal checks never interrupt (a huge sort) can still finish past the deadline: that run
     // exceeded its timeout, whatever it returned.
@@ -251,6 +273,11 @@ export default class PythonHarness extends WorkerEntrypoint {
     // runner.py answers the status-specific fields; logs are the harness's.
     const fields = parseJson(outcome.replyJson);
     return stringify({ ...fields, logs: logs.drain() });
+  }
+
+  /** The front cancels the run (worker/execution/sandbox.ts): the same path as the JavaScript harness's cancel(). */
+  cancel() {
+    cancelRun();
   }
 
   /**
