@@ -10,25 +10,33 @@
 //   - capability calls from a remote child reach the front's policy (db() allowed and denied);
 //   - with every host wedged, a request is held, then answered 503 with Retry-After, never refused, and a run
 //     cancelled while it waits leaves the queue without killing a host;
+//   - Python runs on the hosts too (its files read from the host's own python-assets/): its result and prints,
+//     `while True: pass` stopped at its timeout, a memory bomb stopped at the host's wasm memory cap;
+//   - a host takes no binary module from the network, and a language whose files it lacks fails only its runs;
+//   - a host past its run's timeout runs at nice 19 on every thread, and every host is back at normal after;
 //   - a cancel reaches the host: a WebSocket cancel of a `while (true) {}` and an SSE disconnect from a loop that
 //     awaits and logs both end the run on its host (the plane kills it), answer or record status "cancelled" with
 //     the logs so far, and the next request answers normally.
 // Times are printed, not asserted (they belong to benchmarks); outcomes are asserted. Exit 1 on any failure.
 
 import assert from "node:assert/strict";
-import { startLocalService } from "./local-service.mjs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, startLocalService } from "./local-service.mjs";
 
 const HOSTS = 2;
 const HEARTBEAT_MS = 200;
 const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
 const MICROTASKS = "const o = []; o[0] = o; o.then = [].forEach; await o;";
 const BOMB = "const a = []; for (;;) a.push(new Array(1e6).fill(0));";
+const PYTHON_BOMB = "x = []\nwhile True:\n    x.append(bytearray(10**7))";
 
 const results = [];
 let service;
 
-async function execute(code, config = {}) {
-  return executeBody({ code, language: "javascript", config });
+async function execute(code, config = {}, language = "javascript") {
+  return executeBody({ code, language, config });
 }
 
 async function executeBody(request) {
@@ -122,9 +130,21 @@ async function check(name, body) {
   }
 }
 
-async function runawayThenNormal(code, timeoutMs) {
+/** A host's own endpoint, bypassing the dispatcher: what the host itself accepts. */
+async function hostRequest(method, urlPath, body) {
+  const host = service.plane.hosts.find((h) => h.state === "ready");
+  const response = await fetch(`http://127.0.0.1:${host.port}${urlPath}`, { method, body, headers: { "content-type": "application/json" } });
+  return { status: response.status, text: await response.text() };
+}
+
+async function putModuleSet(set) {
+  const body = JSON.stringify(set);
+  return hostRequest("PUT", `/modules/${createHash("sha256").update(body).digest("hex")}`, body);
+}
+
+async function runawayThenNormal(code, timeoutMs, language = "javascript") {
   const sent = performance.now();
-  const answer = await execute(code, { timeout: timeoutMs });
+  const answer = await execute(code, { timeout: timeoutMs }, language);
   assert.equal(answer.status, 200);
   assert.equal(answer.body.status, "timeout", JSON.stringify(answer.body));
   assert.equal(answer.body.error.code, "TIMEOUT");
@@ -189,6 +209,28 @@ try {
     );
   });
 
+  await check("a host past its run's timeout runs at the lowest priority, and every host's threads get it back", async () => {
+    // Linux only (/proc); niceness is per thread, and a replacement's threads must not keep its start's.
+    const niceOf = (pid) =>
+      readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]));
+    const runaway = execute(REGEX, { timeout: 1_000 });
+    // Its deadline is timeout + 400 ms; the plane lowers it 100 ms past the timeout.
+    await new Promise((resolve) => setTimeout(resolve, 1_250));
+    const busy = service.plane.hosts.find((host) => host.inflight.size > 0);
+    assert.ok(busy, "no host holds the runaway");
+    const during = niceOf(busy.proc.pid);
+    // Without CAP_SYS_NICE (not root here) the plane leaves priorities alone, which this cannot tell apart.
+    const expected = process.getuid?.() === 0 ? 19 : 0;
+    assert.ok(during.every((nice) => nice === expected), `the overdue host's threads are at nice ${during.join(",")}`);
+    assert.equal((await runaway).body.status, "timeout");
+    await hostsUpAfter(performance.now());
+    await expectNormal("after the overdue host");
+    for (const host of service.plane.hosts) {
+      const nices = niceOf(host.proc.pid);
+      assert.ok(nices.every((nice) => nice === 0), `host ${host.id}'s threads are at nice ${nices.join(",")}`);
+    }
+  });
+
   await check("capability calls from a remote child reach the front's policy", async () => {
     const allowed = await execute("return await db({ select: { from: 'things', limit: 1 } });", { allowedAPIs: ["db"] });
     assert.equal(allowed.body.status, "success", JSON.stringify(allowed.body));
@@ -205,6 +247,87 @@ try {
       const probe = await execute(`try { const r = await fetch(${JSON.stringify(target)}); return "reached " + r.status; } catch (e) { return "refused: " + e.message; }`);
       assert.ok(!String(probe.body.result ?? "").startsWith("reached"), `a child reached ${target}: ${JSON.stringify(probe.body)}`);
     }
+  });
+
+  await check("a Python run on the plane returns its result and its prints", async () => {
+    const runsBefore = (await planeHealth()).runs;
+    const answer = await execute("print('hello from', 'python')\nsum(range(10))", { allowedAPIs: ["console"] }, "python");
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.status, "success", JSON.stringify(answer.body));
+    assert.equal(answer.body.result, 45);
+    assert.deepEqual(answer.body.logs.map((entry) => entry.message), ["hello from python"]);
+    assert.ok((await planeHealth()).runs > runsBefore, "the Python run did not go to the plane");
+    const again = await execute("import json\njson.dumps(context)", { allowedAPIs: [] }, "python");
+    assert.equal(again.body.status, "success", JSON.stringify(again.body));
+    return `first ${answer.ms.toFixed(0)} ms, next ${again.ms.toFixed(0)} ms`;
+  });
+
+  await check("Python `while True: pass` on the plane ends as timeout, and the service keeps answering", async () => {
+    const note = await runawayThenNormal("while True: pass", 1_000, "python");
+    const python = await execute("6 * 7", {}, "python");
+    assert.equal(python.body.result, 42, JSON.stringify(python.body));
+    return `${note}; next Python request ${python.ms.toFixed(0)} ms`;
+  });
+
+  await check("a Python memory bomb on the plane gets RESOURCE_LIMIT, is recorded, and the service keeps answering", async () => {
+    const answer = await execute(PYTHON_BOMB, { timeout: 20_000 }, "python");
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.status, "error", JSON.stringify(answer.body));
+    assert.equal(answer.body.error.code, "RESOURCE_LIMIT", JSON.stringify(answer.body));
+    assert.match(answer.body.error.message, /out of memory/);
+    const record = await (await fetch(`${service.url}/executions/${answer.body.executionId}`)).json();
+    assert.equal(record.error?.code ?? record.errorCode, "RESOURCE_LIMIT", JSON.stringify(record));
+    const nextMs = await expectNormal("the request after the Python bomb");
+    const python = await execute("6 * 7", {}, "python");
+    assert.equal(python.body.result, 42, JSON.stringify(python.body));
+    return `answered after ${answer.ms.toFixed(0)} ms; next request ${nextMs.toFixed(0)} ms, next Python ${python.ms.toFixed(0)} ms`;
+  });
+
+  await check("a host takes no binary module from the network, and no file outside its language directory", async () => {
+    const wasm = Buffer.from([0, 97, 115, 109, 1, 0, 0, 0]).toString("base64");
+    for (const module of [{ wasm }, { data: wasm }, { js: "export default {}", wasm }, { pythonModule: "x = 1" }, "export default {}"]) {
+      const put = await putModuleSet({ mainModule: "main.js", modules: { "main.js": { js: "export default {}" }, "x.bin": module } });
+      assert.equal(put.status, 400, `${JSON.stringify(module)} was accepted: ${put.text}`);
+    }
+    for (const file of ["../package.json", "/etc/passwd", ".dev.vars", "a/../../b"]) {
+      const put = await putModuleSet({
+        mainModule: "main.js",
+        modules: { "main.js": { js: "export default {}" } },
+        assets: { buildId: "0".repeat(64), modules: { "x.wasm": { file, type: "wasm" } } },
+      });
+      assert.equal(put.status, 400, `asset file ${file} was accepted: ${put.text}`);
+    }
+    // The run's own modules are source text too, and never stand in for the set's.
+    const set = { mainModule: "main.js", modules: { "main.js": { js: "export default {}" } } };
+    const body = JSON.stringify(set);
+    assert.equal((await putModuleSet(set)).status, 204);
+    const hash = createHash("sha256").update(body).digest("hex");
+    for (const runModules of [{ "user.wasm": { wasm } }, { "main.js": { js: "export default {}" } }]) {
+      const run = await hostRequest("POST", "/run", JSON.stringify({ modulesHash: hash, runModules, input: {}, limits: {}, bindings: [], token: "x" }));
+      assert.equal(run.status, 400, `run modules ${JSON.stringify(runModules)} were accepted: ${run.text}`);
+    }
+  });
+
+  await check("a language whose files a host lacks fails its runs clearly, and the host keeps serving", async () => {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, "python-assets", "manifest.json"), "utf8"));
+    const harness = { js: "import { WorkerEntrypoint } from 'cloudflare:workers'; export default class extends WorkerEntrypoint { run() { return 'ran'; } }" };
+    const cases = [
+      { buildId: "0".repeat(64), file: "pyodide.asm.wasm", expect: /another build/ },
+      { buildId: manifest.inputsSha256, file: "missing.wasm", expect: /missing\.wasm is missing/ },
+    ];
+    for (const { buildId, file, expect } of cases) {
+      const set = { mainModule: "main.js", modules: { "main.js": harness }, assets: { buildId, modules: { "x.wasm": { file, type: "wasm" } } } };
+      const body = JSON.stringify(set);
+      assert.equal((await putModuleSet(set)).status, 204);
+      const hash = createHash("sha256").update(body).digest("hex");
+      const run = await hostRequest("POST", "/run", JSON.stringify({ modulesHash: hash, runModules: {}, input: {}, limits: {}, bindings: [], token: "x" }));
+      assert.equal(run.status, 200, run.text);
+      const answer = JSON.parse(run.text);
+      assert.equal(answer.kind, "failed", run.text);
+      assert.match(answer.message, expect);
+    }
+    assert.equal((await hostRequest("GET", "/health")).status, 200);
+    await expectNormal("after the failed language runs");
   });
 
   await check("a multi-file program with packages runs on a host, and a loop in its module stops at the timeout", async () => {

@@ -13,6 +13,9 @@
 //   before coming up; it never gives up, and says so in the console;
 // - while no slot is free, runs wait up to the front's queue budget, then get 503 (the front answers 503 with
 //   Retry-After); the plane's own socket is always open, so callers never see a TCP refusal;
+// - CPU priority follows the work: a host whose run is overdue (past its timeout, x-overdue-ms) or that is
+//   starting as a replacement runs at the lowest, so on a small machine the front and the other hosts come first
+//   (HOST_NICE; a lower priority for long runs exists, off by default).
 // - a caller that closes its request before the answer has cancelled the run (the front aborts its fetch): a
 //   queued run is dropped, a running one's host is SIGKILLed at once and replaced, since killing is the only
 //   thing that stops code that never yields. With more than one slot per host, its other runs end with it.
@@ -24,6 +27,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +36,8 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(import.meta.dirname, "..");
 export const WORKERD = path.join(ROOT, "node_modules", "@cloudflare", `workerd-${process.platform}-${process.arch === "x64" ? "64" : process.arch}`, "bin", "workerd");
 export const HOST_CONFIG = path.join(ROOT, "sandbox-host", "workerd.capnp");
+/** The language files every host reads (Python's, by scripts/build-python.mjs): the front's ASSETS directory. */
+export const LANGUAGE_ASSETS = path.join(ROOT, "python-assets");
 
 /**
  * Runs one host works on at once. One by default: a host stuck in a runaway (or killed by one) then holds no
@@ -47,6 +53,26 @@ const STABLE_AFTER_MS = 10_000;
 const STDERR_KEPT_CHARS = 8_192;
 /** How long a dropped connection waits for its host's exit to be reported, to learn why. */
 const HANG_UP_EXIT_WAIT_MS = 1_000;
+/**
+ * A host's niceness, above the plane's own, by what it is doing. On a machine with few cores a runaway holds one
+ * core until its deadline and everything else (the front, the other hosts) shares the rest; these keep that share
+ * for short runs. Niceness only matters when the CPU is contended: an idle machine runs a long run at full speed.
+ * - long: a run whose code ran past LONG_RUN_MS (after the language's startup, x-startup-ms: CPU-heavy code, or
+ *   a runaway not yet at its timeout) yields some of its share to short runs;
+ * - overdue: a run OVERDUE_MARGIN_MS past its timeout, which its guard should have ended: stuck until the kill;
+ * - starting: a replacement while workerd starts (~100 ms of CPU), when another host is up to serve meanwhile.
+ * A host gets its priority back when that ends, which needs CAP_SYS_NICE: without it the plane changes no host's
+ * priority at all (probePriority).
+ */
+const HOST_NICE = { normal: 0, long: 5, overdue: 19, starting: 19 };
+const LONG_RUN_MS = 250;
+/** A guard-stopped run answers within milliseconds of its timeout; one still running this much later is stuck. */
+const OVERDUE_MARGIN_MS = 100;
+/**
+ * "long" is not on by default: no benefit could be measured on this shared machine, and under load from other
+ * processes it slows legitimate CPU-heavy runs (their timeout is wall-clock time here).
+ */
+const DEFAULT_PRIORITY_STAGES = ["overdue", "starting"];
 /** V8 and workerd's words when the heap limit kills the process. */
 const OUT_OF_MEMORY = /out of memory|heap limit|allocation failed/i;
 
@@ -57,7 +83,9 @@ const OUT_OF_MEMORY = /out of memory|heap limit|allocation failed/i;
  *   slotsPerHost?: number,
  *   port?: number,
  *   log?: (message: string) => void,
- * }} options  front: the front Worker's host:port, where hosts send capability calls.
+ *   priorities?: false,
+ * }} options  front: the front Worker's host:port, where hosts send capability calls. priorities: false leaves host
+ *   priorities alone (see HOST_NICE).
  */
 export async function startSandboxPlane(options) {
   const hostCount = options.hosts ?? os.availableParallelism();
@@ -69,6 +97,59 @@ export async function startSandboxPlane(options) {
   const queue = [];
   let stopping = false;
   const counters = { runs: 0, unresponsive: 0, outOfMemory: 0, rejected: 0, restarts: 0, cancelled: 0 };
+  /** Which HOST_NICE stages apply; scripts/bench-plane-runaway.mjs compares subsets. */
+  let priorities = new Set(options.priorities === false ? [] : DEFAULT_PRIORITY_STAGES);
+  /** The plane's own niceness: what a host runs at once it is up. */
+  const runningNice = os.getPriority();
+  let priorityWarned = false;
+
+  /** @returns {boolean} whether the kernel let the plane set it (raising a priority back needs CAP_SYS_NICE) */
+  function setHostPriority(host, proc, nice) {
+    try {
+      // Niceness is per thread on Linux, and threads inherit it when created: workerd's V8 worker threads (wasm
+      // compilation, GC) started while a host was at LOW nice would stay there. So every thread is set.
+      for (const tid of threadsOf(proc.pid)) os.setPriority(tid, nice);
+      return true;
+    } catch (error) {
+      if (!priorityWarned) {
+        priorityWarned = true;
+        log(`host ${host.id}: could not set its priority to nice ${nice} (${error.code ?? error.message})`);
+      }
+      return false;
+    }
+  }
+  /** @param {number} pid @returns {number[]} the process's threads (Linux /proc), or just the pid elsewhere */
+  function threadsOf(pid) {
+    try {
+      return readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => Number.isInteger(tid) && tid > 0);
+    } catch {
+      return [pid];
+    }
+  }
+
+  /** Whether the plane may give a host its priority back (unknown until the first host starts). */
+  /** @type {boolean | undefined} */
+  let mayRaisePriority = runningNice >= 19 ? false : undefined;
+
+  /** Lowers the first host's priority one step and raises it back: only a plane allowed to do that lowers any. */
+  function probePriority(host, proc) {
+    mayRaisePriority = setHostPriority(host, proc, runningNice + 1) && setHostPriority(host, proc, runningNice);
+    if (!mayRaisePriority) log("hosts keep the normal CPU priority whatever they run (raising one back needs CAP_SYS_NICE)");
+  }
+
+  /** Sets the host's priority from its state and its runs' stages (HOST_NICE), if it changed. */
+  function updatePriority(host) {
+    const proc = host.proc;
+    if (!proc || host.state === "dead" || mayRaisePriority !== true) return;
+    let nice = HOST_NICE.normal;
+    if (host.state === "starting" && host.startLow && priorities.has("starting")) nice = HOST_NICE.starting;
+    for (const run of host.inflight) {
+      if (run.overdue && priorities.has("overdue")) nice = Math.max(nice, HOST_NICE.overdue);
+      else if (run.long && priorities.has("long")) nice = Math.max(nice, HOST_NICE.long);
+    }
+    if (nice === host.nice) return;
+    if (setHostPriority(host, proc, Math.min(19, runningNice + nice))) host.nice = nice;
+  }
 
   const hosts = Array.from({ length: hostCount }, (_, index) => ({
     id: index + 1,
@@ -88,6 +169,10 @@ export async function startSandboxPlane(options) {
     backoffMs: 0,
     /** Why this process is being killed, if the plane killed it. */
     killReason: /** @type {string | undefined} */ (undefined),
+    /** This process starts at HOST_NICE.starting (another host was up when it was spawned). */
+    startLow: false,
+    /** The niceness the plane last gave this process, above its own. */
+    nice: 0,
   }));
 
   function spawnHost(host) {
@@ -100,13 +185,18 @@ export async function startSandboxPlane(options) {
     host.agent = new http.Agent({ keepAlive: true });
     host.startedAt = Date.now();
     host.cameUp = false;
+    host.nice = HOST_NICE.normal;
     const proc = spawn(
       WORKERD,
-      ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "--control-fd=3"],
+      ["serve", "--experimental", HOST_CONFIG, "-s", "http=127.0.0.1:0", "-e", `front=${options.front}`, "-d", `language-assets=${LANGUAGE_ASSETS}`, "--control-fd=3"],
       // Not detached: a Ctrl-C in the terminal reaches the hosts too. workerd starts no processes of its own.
       { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"] },
     );
     host.proc = proc;
+    if (mayRaisePriority === undefined && proc.pid !== undefined) probePriority(host, proc);
+    // Only while another host serves: when none is up, this start is on every caller's critical path.
+    host.startLow = hosts.some((h) => h !== host && h.state === "ready");
+    updatePriority(host);
     proc.stderr?.on("data", (chunk) => {
       host.stderr = (host.stderr + chunk.toString()).slice(-STDERR_KEPT_CHARS);
     });
@@ -121,6 +211,7 @@ export async function startSandboxPlane(options) {
           if (event.event === "listen" && event.socket === "http" && host.proc === proc) {
             host.port = event.port;
             host.state = "ready";
+            updatePriority(host);
             host.cameUp = true;
             log(`host ${host.id} up on 127.0.0.1:${host.port} (pid ${proc.pid}, ${Date.now() - host.startedAt} ms)`);
             drainQueue();
@@ -212,21 +303,37 @@ export async function startSandboxPlane(options) {
   /**
    * @param {{ gone: boolean, cancel?: () => void }} caller  set by the request handler when the caller hangs up
    */
-  async function runOnHost(host, body, hash, deadlineMs, respond, caller) {
+  async function runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond, caller) {
     if (caller.gone) return drainQueue();
     counters.runs++;
     let answered = false;
+    /** @type {NodeJS.Timeout[]} */
+    const stageTimers = [];
     const run = {
       answer(status, payload) {
         if (answered) return;
         answered = true;
+        for (const timer of stageTimers) clearTimeout(timer);
         host.inflight.delete(run);
+        updatePriority(host);
         respond(status, payload);
         drainQueue();
       },
       killedFor: /** @type {string | undefined} */ (undefined),
+      long: false,
+      overdue: false,
     };
     host.inflight.add(run);
+    const stage = (name, afterMs) => {
+      if (afterMs > 0 && afterMs < deadlineMs) {
+        stageTimers.push(setTimeout(() => {
+          run[name] = true;
+          updatePriority(host);
+        }, afterMs));
+      }
+    };
+    stage("long", startupMs + LONG_RUN_MS);
+    stage("overdue", overdueMs + OVERDUE_MARGIN_MS);
     caller.cancel = () => {
       if (answered) return;
       counters.cancelled++;
@@ -280,6 +387,9 @@ export async function startSandboxPlane(options) {
     });
   }
 
+  // workerd refuses to start a host whose directory is missing; empty, it starts and Python runs fail clearly.
+  mkdirSync(LANGUAGE_ASSETS, { recursive: true });
+
   const server = http.createServer(async (request, response) => {
     const respond = (status, payload, headers = {}) => {
       if (response.headersSent || response.destroyed) return;
@@ -316,17 +426,19 @@ export async function startSandboxPlane(options) {
         const hash = String(request.headers["x-modules-hash"] ?? "");
         const deadlineMs = Number(request.headers["x-deadline-ms"]);
         const queueMs = Number(request.headers["x-queue-ms"] ?? 0);
+        const overdueMs = Number(request.headers["x-overdue-ms"] ?? 0) || 0;
+        const startupMs = Number(request.headers["x-startup-ms"] ?? 0) || 0;
         const body = await readBody(request);
         if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) return respond(400, JSON.stringify({ error: "x-deadline-ms is required" }));
         if (!moduleSets.has(hash)) return respond(409, JSON.stringify({ missing: "modules" }));
         const host = queue.length === 0 ? freeHost() : undefined;
-        if (host) return void runOnHost(host, body, hash, deadlineMs, respond, caller);
+        if (host) return void runOnHost(host, body, hash, deadlineMs, overdueMs, startupMs, respond, caller);
         if (queue.length >= MAX_QUEUED_RUNS || queueMs <= 0) {
           counters.rejected++;
           return respond(503, JSON.stringify({ error: "no sandbox host is free" }));
         }
         const waiting = {
-          run: (free) => void runOnHost(free, body, hash, deadlineMs, respond, caller),
+          run: (free) => void runOnHost(free, body, hash, deadlineMs, overdueMs, startupMs, respond, caller),
           fail: () => {},
           timer: setTimeout(() => {
             const index = queue.indexOf(waiting);
@@ -363,6 +475,10 @@ export async function startSandboxPlane(options) {
     port: address.port,
     hosts,
     counters,
+    /** The HOST_NICE stages that apply from the hosts' next change on (scripts/bench-plane-runaway.mjs). */
+    setPriorities(/** @type {string[]} */ stages) {
+      priorities = new Set(stages);
+    },
     /** Resolves once every host is up (or the deadline passes). */
     async ready(deadlineMs = 30_000) {
       const until = Date.now() + deadlineMs;

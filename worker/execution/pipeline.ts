@@ -247,9 +247,10 @@ function fromReply(reply: ChildReply, program: SandboxProgram): OutcomeFields {
     status: "error",
     logs,
     error: {
-      // The harness sets code only on errors ai()/api()/db() threw themselves, never on one the code built.
-      code: error.code === "CAPABILITY_DENIED"
-        ? "CAPABILITY_DENIED"
+      // The harness sets code only on errors ai()/api()/db() threw themselves, never on one the code built;
+      // Python's runner also on a MemoryError (its heap is capped).
+      code: error.code === "CAPABILITY_DENIED" || error.code === "RESOURCE_LIMIT"
+        ? error.code
         : isCodeGenerationRefusal(error)
           ? "POLICY_VIOLATION"
           : "RUNTIME_ERROR",

@@ -1,20 +1,21 @@
 import * as v from "valibot";
-import { PARENT_GRACE_MS } from "../../schemas/limits";
 import { childCapabilityProps } from "../capabilities/child-env";
 import { ErrorCode, SANDBOX_RETRY_AFTER_S, ServiceError } from "../errors";
 import { mintGrant, revokeGrant } from "./sandbox-grants";
-import { SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "./sandbox-modules";
 import { parseChildReply } from "./child-protocol";
-import { cancelWatch, childLimits, childRunInput, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
+import type { PlaneModuleSet, PlaneProgram, PlaneTextModule } from "./plane-modules";
+import { cancelWatch, childLimits, childRunInput, graceMs, type SandboxHost, type SandboxOutcome, type SandboxRun } from "./sandbox";
 
 // The front's side of the sandbox plane: the run goes to the plane dispatcher (scripts/sandbox-plane.mjs), which
 // hands it to a free sandbox-host process (sandbox-host/host.js) and answers with the outcome. Protocol, keep in
-// sync with both:
-//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-queue-ms (the
-//        dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the module set: PUT it, retry) | 503
-//   PUT  {plane}/modules/{sha256 of the body}  { mainModule, modules }  -> 204
-// Static modules (the harness today, language runtimes tomorrow) travel once per plane, named by content hash;
-// per execution only the user module and the run input do.
+// sync with both and with plane-modules.ts:
+//   POST {plane}/run  body: the run (the host reads it); headers x-modules-hash, x-deadline-ms, x-overdue-ms,
+//        x-startup-ms, x-queue-ms (the dispatcher reads those)  -> 200 PlaneAnswer | 409 (the plane lacks the
+//        module set: PUT it, retry) | 503
+//   PUT  {plane}/modules/{sha256 of the body}  PlaneModuleSet  -> 204
+// A language's shared modules (the JavaScript harness; Python's harness, which names Pyodide's files in the host's
+// own python-assets/) travel once per plane, named by content hash; per execution only the run's own modules
+// (the user's code) and the run input do.
 // Cancelling is closing the request: the front aborts its POST /run, and the dispatcher, seeing its caller gone
 // before the answer, SIGKILLs the host that runs it (the only thing that stops a loop that never yields) or drops
 // it from its queue.
@@ -34,31 +35,50 @@ const PlaneAnswerSchema = v.variant("kind", [
   v.object({ kind: v.literal("out-of-memory"), message: v.pipe(v.string(), v.maxLength(1024)) }),
 ]);
 
-let moduleSet: Promise<{ hash: string; body: string }> | undefined;
+/** Each language's set as the host stores it, and its name: the SHA-256 of exactly the bytes sent. */
+const hashedSets = new WeakMap<PlaneModuleSet, Promise<{ hash: string; body: string }>>();
 
-/** The static modules as the host stores them, and their name: the SHA-256 of exactly the bytes sent. */
-function staticModuleSet(): Promise<{ hash: string; body: string }> {
-  moduleSet ??= (async () => {
-    const body = JSON.stringify({ mainModule: SANDBOX_MAIN_MODULE, modules: SANDBOX_MODULES });
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-    const hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    return { hash, body };
-  })();
-  return moduleSet;
+function hashedModuleSet(set: PlaneModuleSet): Promise<{ hash: string; body: string }> {
+  let hashed = hashedSets.get(set);
+  if (!hashed) {
+    hashed = (async () => {
+      const body = JSON.stringify(set);
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
+      const hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+      return { hash, body };
+    })();
+    hashedSets.set(set, hashed);
+  }
+  return hashed;
 }
 
 export class RemoteSandboxHost implements SandboxHost {
-  constructor(private readonly planeUrl: string) {}
+  constructor(
+    private readonly planeUrl: string,
+    private readonly plane: PlaneProgram,
+  ) {}
 
   async run(run: SandboxRun): Promise<SandboxOutcome> {
+    let modules: { hash: string; body: string };
+    let runModules: Record<string, PlaneTextModule>;
+    try {
+      modules = await hashedModuleSet(await this.plane.moduleSet());
+      runModules = this.plane.runModules({ timeoutMs: run.timeoutMs });
+    } catch (error) {
+      // As in process: a language whose files are missing (python-assets/ not built) fails its executions only.
+      console.error("sandbox plane: the child's module set could not be read", error);
+      return { kind: "failed", name: "SandboxError", message: "this language's runtime files could not be loaded" };
+    }
     const capabilities = childCapabilityProps(run.capabilities);
-    const deadlineMs = PLANE_QUEUE_MS + run.timeoutMs + PARENT_GRACE_MS + PLANE_ANSWER_SLACK_MS;
+    const hostDeadlineMs = run.timeoutMs + graceMs(run);
+    const deadlineMs = PLANE_QUEUE_MS + hostDeadlineMs + PLANE_ANSWER_SLACK_MS;
     const token = mintGrant({ executionId: run.capabilities.executionId, capabilities, expiresAt: Date.now() + deadlineMs });
     // Aborted from the cancel's poll, a timer of this request, so the abort is this request's own I/O.
     const cancelled = new AbortController();
     const cancel = cancelWatch(run.cancellation, async () => cancelled.abort());
     try {
-      return await Promise.race([this.exchange(run, capabilities, deadlineMs, token, cancelled.signal), cancel.cancelled]);
+      const sent = { modules, runModules, hostDeadlineMs };
+      return await Promise.race([this.exchange(run, sent, capabilities, deadlineMs, token, cancelled.signal), cancel.cancelled]);
     } finally {
       cancel.stop();
       revokeGrant(token);
@@ -67,19 +87,17 @@ export class RemoteSandboxHost implements SandboxHost {
 
   private async exchange(
     run: SandboxRun,
+    { modules, runModules, hostDeadlineMs }: { modules: { hash: string; body: string }; runModules: Record<string, PlaneTextModule>; hostDeadlineMs: number },
     capabilities: ReturnType<typeof childCapabilityProps>,
     deadlineMs: number,
     token: string,
     cancelled: AbortSignal,
   ): Promise<SandboxOutcome> {
     try {
-      const modules = await staticModuleSet();
       const body = JSON.stringify({
         executionId: run.capabilities.executionId,
         modulesHash: modules.hash,
-        userModuleName: USER_MODULE_NAME,
-        userModule: run.program.planeUserModule,
-        runModules: run.program.planeRunModules?.({ timeoutMs: run.timeoutMs }) ?? {},
+        runModules,
         input: childRunInput(run),
         limits: childLimits(run),
         bindings: Object.keys(capabilities),
@@ -89,7 +107,10 @@ export class RemoteSandboxHost implements SandboxHost {
         "content-type": "application/json",
         // What the dispatcher needs without parsing the body.
         "x-modules-hash": modules.hash,
-        "x-deadline-ms": String(run.timeoutMs + PARENT_GRACE_MS),
+        "x-deadline-ms": String(hostDeadlineMs),
+        // Past this the child's guard should have answered: the plane lowers the host's priority until it does.
+        "x-overdue-ms": String(run.timeoutMs + run.program.startupAllowanceMs),
+        "x-startup-ms": String(run.program.startupAllowanceMs),
         "x-queue-ms": String(PLANE_QUEUE_MS),
       };
       if (run.startGate) await run.startGate;

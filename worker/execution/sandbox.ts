@@ -49,12 +49,12 @@ export interface SandboxHost {
 }
 
 /**
- * SANDBOX_PLANE_URL set (scripts/dev.mjs, self-hosting) = remote; empty = in-process, as deployed. The plane's
- * hosts carry the JavaScript harness only so far: a program without `planeUserModule` (Python) runs in process.
+ * SANDBOX_PLANE_URL set (scripts/dev.mjs, self-hosting) = remote; empty = in-process, as deployed. Every language
+ * describes its child for the plane (SandboxProgram.plane); one that did not would run in process.
  */
 export function sandboxHostFor(env: Env, ctx: ExecutionContext, program: SandboxProgram): SandboxHost {
   const planeUrl: string = env.SANDBOX_PLANE_URL;
-  if (planeUrl && program.planeUserModule !== undefined) return new RemoteSandboxHost(planeUrl);
+  if (planeUrl && program.plane) return new RemoteSandboxHost(planeUrl, program.plane);
   return new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
 }
 

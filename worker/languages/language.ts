@@ -1,5 +1,6 @@
 import type { ExecutionError, ValidationIssue } from "../../schemas/result";
 import type { ChildReply } from "../execution/child-protocol";
+import type { PlaneProgram } from "../execution/plane-modules";
 import type { ProgramSource } from "../execution/program";
 
 /** What the modules of one run may depend on beyond the program itself. */
@@ -18,12 +19,10 @@ export interface SandboxProgram {
   /** Every module the child imports, user code included. Async: a language may read its files from assets. */
   modules(run: ProgramRun): Promise<Record<string, string | WorkerLoaderModule>>;
   /**
-   * Set when the child is the JavaScript harness with this user module: what the sandbox plane's hosts need (they
-   * hold the harness modules themselves). A program without it runs in process (README, "Sandbox plane").
+   * The same child as the sandbox plane's hosts load it: shared modules once per host, this run's as text. A
+   * program without it runs in process (README, "Sandbox plane").
    */
-  planeUserModule?: string;
-  /** With planeUserModule: this run's other modules (a multi-file program's files, its packages), sent per run. */
-  planeRunModules?(run: ProgramRun): Record<string, WorkerLoaderModule>;
+  plane?: PlaneProgram;
   /** Guard checks per ms while the clock stands still (schemas/limits.ts): each language's guard ticks differently. */
   stepsPerMs: number;
   /** Added to the CPU limit and the parent's backstop: time the child spends starting before the user's code runs. */

@@ -7,6 +7,7 @@ import type { ModulePositions } from "../../execution/module-graph";
 import { prepareProgram, type ProgramSource } from "../../execution/program";
 import { RUN_LIMITS_MODULE, SANDBOX_MAIN_MODULE, SANDBOX_MODULES, USER_MODULE_NAME } from "../../execution/sandbox-modules";
 import type { SourcePosition } from "../../execution/source-map";
+import { planeTextModules, type PlaneModuleSet } from "../../execution/plane-modules";
 import type { LanguageRuntime, ProgramRun, SandboxProgram } from "../language";
 
 /**
@@ -59,8 +60,10 @@ export function javascriptProgram(program: InstrumentedProgram, extra: ProgramMo
   return {
     mainModule: SANDBOX_MAIN_MODULE,
     modules: async (run) => ({ ...SANDBOX_MODULES, ...runModules(run), [USER_MODULE_NAME]: program.moduleCode }),
-    planeUserModule: program.moduleCode,
-    planeRunModules: runModules,
+    plane: {
+      moduleSet: javascriptPlaneSet,
+      runModules: (run) => ({ ...planeTextModules(runModules(run)), [USER_MODULE_NAME]: { js: program.moduleCode } }),
+    },
     stepsPerMs: GUARD_STEPS_PER_MS,
     startupAllowanceMs: 0,
     userLogText: userLogText(program),
@@ -68,6 +71,14 @@ export function javascriptProgram(program: InstrumentedProgram, extra: ProgramMo
     ...(hasModules ? { startFailure: (message: string, timeoutMs: number) => moduleLoadFailure(message, timeoutMs, program, extra) } : {}),
   };
 }
+
+const PLANE_SET: Promise<PlaneModuleSet> = Promise.resolve({
+  mainModule: SANDBOX_MAIN_MODULE,
+  modules: Object.fromEntries(Object.entries(SANDBOX_MODULES).map(([name, js]) => [name, { js }])),
+  // The run's limits replace the static default (see runModules above).
+  replaceable: [RUN_LIMITS_MODULE],
+});
+const javascriptPlaneSet = () => PLANE_SET;
 
 /**
  * A multi-file program's other modules (and its packages) run their top level while the isolate starts, before

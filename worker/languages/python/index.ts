@@ -4,7 +4,17 @@ import type { ValidationIssue } from "../../../schemas/result";
 import type { ChildReply } from "../../execution/child-protocol";
 import type { ProgramSource } from "../../execution/program";
 import type { LanguageRuntime } from "../language";
-import { PYTHON_MAIN_MODULE, pythonChildModules, readPythonFiles, type PythonFiles, type PythonProgramFiles } from "./child-modules";
+import type { PlaneModuleSet } from "../../execution/plane-modules";
+import {
+  PYTHON_MAIN_MODULE,
+  pythonChildModules,
+  pythonPlaneModuleSet,
+  pythonRunModules,
+  readPythonBuildId,
+  readPythonFiles,
+  type PythonFiles,
+  type PythonProgramFiles,
+} from "./child-modules";
 
 /** Must not be later than the front Worker's own compatibility date (wrangler.jsonc). */
 const CHILD_COMPATIBILITY_DATE = "2026-08-01";
@@ -41,6 +51,16 @@ export function pythonPosition(error: NonNullable<ChildReply["error"]>, source: 
   return { ...(file !== undefined ? { file } : {}), line: error.line, column: error.column ?? 1 };
 }
 
+// On the sandbox plane the front reads only the build's name; the hosts hold the files. Same caching as above.
+let planeSet: Promise<PlaneModuleSet> | undefined;
+function pythonPlaneSet(env: Env): Promise<PlaneModuleSet> {
+  planeSet ??= readPythonBuildId(env.ASSETS).then(pythonPlaneModuleSet, (error: unknown) => {
+    planeSet = undefined;
+    throw error;
+  });
+  return planeSet;
+}
+
 /**
  * Python (CPython 3.14 on Pyodide) in the same kind of fresh Worker Loader child as JavaScript. Nothing is
  * instrumented: the child's guard sits in Pyodide's own signal check. Syntax is checked by CPython's compiler
@@ -56,6 +76,7 @@ export const python: LanguageRuntime = {
       program: {
         mainModule: PYTHON_MAIN_MODULE,
         modules: async () => pythonChildModules(await pythonFiles(env), code, program),
+        plane: { moduleSet: () => pythonPlaneSet(env), runModules: () => pythonRunModules(code, program) },
         stepsPerMs: PYTHON_GUARD_STEPS_PER_MS,
         startupAllowanceMs: PYTHON_STARTUP_ALLOWANCE_MS,
         // runner.py already reduces tracebacks to the user's own frames (File "<code>" or "lib/x.py", line N).

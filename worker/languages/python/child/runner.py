@@ -242,6 +242,12 @@ def _describe(error):
             described["file"] = frames[-1].filename
     if isinstance(error, CapabilityError) and isinstance(error.code, str):
         described["code"] = error.code
+    elif type(error) is MemoryError:
+        # The interpreter's heap is capped (on the sandbox plane: the host's --wasm-max-mem-pages): a resource
+        # limit, like the JavaScript heap's, not a bug in the code. (A program raising MemoryError itself says so too.)
+        described["code"] = "RESOURCE_LIMIT"
+        if not message:
+            described["message"] = "Python ran out of memory: the sandbox's memory is limited"
     return described
 
 
