@@ -151,6 +151,10 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
     executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }),
     ASYNC_ITERATIONS,
   );
+  add("4 executeRequest at once, both writes (per 4)", () =>
+    Promise.all([1, 2, 3, 4].map(() => executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }))),
+    ASYNC_ITERATIONS,
+  );
   return list;
 }
 
