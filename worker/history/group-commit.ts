@@ -112,7 +112,11 @@ async function sendBatch(db: D1Database, lane: Lane, batch: Batch): Promise<void
     const sent = withWriteSlot<unknown>(() =>
       writes.length === 1 ? writes[0]!.statement.run() : db.batch(writes.map((write) => write.statement)),
     );
-    waitUntil(sent.catch(() => {}));
+    try {
+      waitUntil(sent.catch(() => {}));
+    } catch {
+      // No request context to extend (none is expected to lack one): the batch still runs, awaited below.
+    }
     try {
       await sent;
       for (const write of writes) write.settlement = { ok: true };
