@@ -155,6 +155,10 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
     Promise.all([1, 2, 3, 4].map(() => executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }))),
     ASYNC_ITERATIONS,
   );
+  add("8 executeRequest at once, both writes (per 8)", () =>
+    Promise.all(Array.from({ length: 8 }, () => executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }))),
+    ASYNC_ITERATIONS / 2,
+  );
   return list;
 }
 
