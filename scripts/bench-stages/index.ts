@@ -25,6 +25,8 @@ export { CodeExecutor } from "../../worker/rpc";
 export { AiCapability } from "../../worker/capabilities/ai";
 export { ApiCapability } from "../../worker/capabilities/api";
 export { DbCapability } from "../../worker/capabilities/db";
+export { LogsCapability } from "../../worker/capabilities/logs";
+export { ExecutionSession } from "../../worker/sessions/session-object";
 
 /** Calls per batch: synchronous stages are µs, so they need many; the ones that wait on I/O fewer. */
 const SYNC_ITERATIONS = 2_000;
@@ -125,6 +127,9 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
     await child.run();
   }, ASYNC_ITERATIONS);
   add("D1: SELECT 1 (what any one query costs)", () => env.EXECUTIONS_DB.prepare("SELECT 1").run(), ASYNC_ITERATIONS);
+  add("D1: db.batch of one SELECT 1", () => env.EXECUTIONS_DB.batch([env.EXECUTIONS_DB.prepare("SELECT 1")]), ASYNC_ITERATIONS);
+  add("D1: db.batch of 4 x SELECT 1 (per batch)", () => env.EXECUTIONS_DB.batch([1, 2, 3, 4].map(() => env.EXECUTIONS_DB.prepare("SELECT 1"))), ASYNC_ITERATIONS);
+  add("D1: 4 running rows at once (per 4)", () => Promise.all([1, 2, 3, 4].map(() => recorder.started(started()))), ASYNC_ITERATIONS);
   add("D1: running row (recorder.started)", () => recorder.started(started()), ASYNC_ITERATIONS);
   add("D1: running row + outcome (started, finished)", async () => {
     const execution = started();
@@ -145,6 +150,14 @@ function stages(env: Env, ctx: ExecutionContext, prepared: InstrumentedProgram):
   add("executeRequest with history (both writes)", () =>
     executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }),
     ASYNC_ITERATIONS,
+  );
+  add("4 executeRequest at once, both writes (per 4)", () =>
+    Promise.all([1, 2, 3, 4].map(() => executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }))),
+    ASYNC_ITERATIONS,
+  );
+  add("8 executeRequest at once, both writes (per 8)", () =>
+    Promise.all(Array.from({ length: 8 }, () => executeRequest({ env, ctx, recorder }, request, { kind: "http", identity: "anonymous" }))),
+    ASYNC_ITERATIONS / 2,
   );
   return list;
 }

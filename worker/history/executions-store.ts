@@ -3,7 +3,7 @@ import type { ExecutionRecord, ExecutionSummary, HistoryStatus, ListExecutionsOp
 import type { ExecutionError, LogEntry } from "../../schemas/result";
 import type { Caller } from "../execution/pipeline";
 import { listCapabilityCalls } from "./capability-calls";
-import { withWriteSlot } from "./write-slots";
+import { commitWrite } from "./group-commit";
 
 // SQL for the executions table. Everything that reads or writes a row goes through here.
 
@@ -40,7 +40,7 @@ export interface FinishedFields {
 }
 
 export async function insertStarted(db: D1Database, row: StartedRow): Promise<void> {
-  await withWriteSlot(() => insertStatement(db, row, "running", null).run());
+  await commitWrite(db, insertStatement(db, row, "running", null), startedChars(row));
 }
 
 /**
@@ -51,8 +51,12 @@ export async function insertStarted(db: D1Database, row: StartedRow): Promise<vo
  */
 export async function completeExecution(db: D1Database, row: StartedRow, fields: FinishedFields, startLanded: boolean): Promise<void> {
   const statement = startLanded ? updateStatement(db, row, fields) : upsertStatement(db, row, fields);
-  await withWriteSlot(() => statement.run());
+  await commitWrite(db, statement, outcomeChars(fields) + (startLanded ? 0 : startedChars(row)));
 }
+
+/** The bulk of what a statement binds, for group commit's batch size (worker/history/group-commit.ts). */
+const startedChars = (row: StartedRow) => row.code.length + row.contextJson.length + row.configJson.length;
+const outcomeChars = (fields: FinishedFields) => (fields.resultJson?.length ?? 0) + fields.logsJson.length + (fields.errorJson?.length ?? 0);
 
 /** What the outcome sets; the SQL below is built from it once, at module load. */
 const OUTCOME_COLUMNS = ["status", "success", "result_json", "logs_json", "error_json", "truncated_json", "finished_at", "duration_ms"];
