@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExecutionResult } from "../../schemas/result";
-import { allFrames, asEvents, postEvents, settledRecord, sseReader } from "./stream-helpers";
+import { allFrames, asEvents, hangUpAfterFirstLog, postEvents } from "./stream-helpers";
 
 // Python's print() and logging take the JavaScript harness's log channel (sandbox-template/log-channel.js), so
 // its output streams as it is made and a cancel stops it, the same as JavaScript's console.
@@ -9,17 +9,10 @@ describe("Python over the stream", () => {
   it("streams a print while the run is still going, and closing the stream cancels it", async () => {
     // Without the cancel this would run to its 20 s timeout: the log arriving first proves it streamed.
     const code = 'import asyncio\nprint("started")\nwhile True:\n    await asyncio.sleep(0.01)';
-    const response = await postEvents({ code, language: "python", config: { timeout: 20_000 } });
-    const reader = sseReader(response.body!);
-    const start = await reader.next();
-    expect(JSON.parse(start?.data ?? "{}")).toMatchObject({ language: "python" });
-    const executionId = (JSON.parse(start?.data ?? "{}") as { executionId: string }).executionId;
-    const log = await reader.next();
+    const { start, log, record } = await hangUpAfterFirstLog({ code, language: "python", config: { timeout: 20_000 } });
+    expect(start.language).toBe("python");
     expect(log).toMatchObject({ event: "log", id: "2" });
     expect(JSON.parse(log?.data ?? "{}")).toMatchObject({ level: "log", message: "started" });
-    await reader.cancel();
-
-    const record = await settledRecord(executionId);
     expect(record).toMatchObject({ status: "cancelled", success: false, errorCode: "CANCELLED", language: "python" });
     expect(record.logs.map((l) => l.message)).toEqual(["started"]);
     expect(record.durationMs).toBeLessThan(20_000);

@@ -5,7 +5,7 @@ import type { ExecutionResult } from "../../schemas/result";
 import worker from "../../worker/index";
 import { STREAM_HEARTBEAT_MS, streamHeartbeatMs } from "../../worker/http/stream";
 import { BASE, execute } from "../helpers";
-import { allFrames, asEvents, comparable, postEvents, settledRecord, sseReader } from "./stream-helpers";
+import { allFrames, asEvents, comparable, hangUpAfterFirstLog, postEvents, settledRecord } from "./stream-helpers";
 
 const LOGGING_PROGRAM = `console.log("one"); console.warn("two", { n: 2 }); await new Promise((r) => setTimeout(r, 60)); console.error("three"); return { done: true }`;
 
@@ -54,16 +54,9 @@ describe("POST /execute with Accept: text/event-stream", () => {
   it("delivers a log while the run is still going, and closing the stream cancels the run", async () => {
     // Without the cancel this would run to its 20 s timeout: the log arriving first proves it streamed.
     const code = `console.log("started"); for (;;) { await new Promise((r) => setTimeout(r, 10)); }`;
-    const response = await postEvents({ code, config: { timeout: 20_000 } });
-    const reader = sseReader(response.body!);
-    const start = await reader.next();
-    const executionId = (JSON.parse(start?.data ?? "{}") as { executionId: string }).executionId;
-    const log = await reader.next();
+    const { log, record } = await hangUpAfterFirstLog({ code, config: { timeout: 20_000 } });
     expect(log).toMatchObject({ event: "log", id: "2" });
     expect(JSON.parse(log?.data ?? "{}")).toMatchObject({ level: "log", message: "started" });
-    await reader.cancel();
-
-    const record = await settledRecord(executionId);
     expect(record).toMatchObject({ status: "cancelled", success: false, errorCode: "CANCELLED" });
     expect(record.logs.map((l) => l.message)).toEqual(["started"]);
     expect(record.durationMs).toBeLessThan(20_000);

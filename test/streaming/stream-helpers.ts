@@ -69,6 +69,18 @@ export function asEvents(frames: SseFrame[]): AnyEvent[] {
 }
 
 /** The stored record once the execution has left "running" (a cancelled run is recorded after its stream ended). */
+/**
+ * Streams `request`, reads its start and first log, then closes the stream (which cancels the run), and answers
+ * what the test checks: the start event's data, that first log frame, and the run's settled record.
+ */
+export async function hangUpAfterFirstLog(request: ExecuteRequestInput) {
+  const reader = sseReader((await postEvents(request)).body!);
+  const start = JSON.parse((await reader.next())?.data ?? "{}") as { executionId: string; language: string };
+  const log = await reader.next();
+  await reader.cancel();
+  return { start, log, record: await settledRecord(start.executionId) };
+}
+
 export async function settledRecord(executionId: string): Promise<ExecutionRecord> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const response = await exports.default.fetch(`${BASE}/executions/${executionId}`);
