@@ -131,6 +131,14 @@ async function playgroundAndHistory(context, origin) {
     assert.deepEqual(JSON.parse(run.result), { ada: 42, bob: 5 });
   });
 
+  await step("runs the Python files example (a package directory and a data file) and shows its summary", async () => {
+    const run = await runExample(page, "Python: files");
+    assert.equal(run.status, "success", JSON.stringify(run));
+    assert.deepEqual(JSON.parse(run.result), { mean: 6, max: 10 });
+    assert.equal(run.logs.length, 1);
+    assert.match(run.logs[0].text, /scores: \[3, 5, 10\]/);
+  });
+
   await step("shows logs in order, coloured by level", async () => {
     const run = await runExample(page, "Console levels");
     assert.equal(run.status, "success");
