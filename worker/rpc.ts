@@ -25,7 +25,7 @@ import {
 } from "../schemas/session";
 import { createSession, endSession, executeCell, getSession, listCallerSessions } from "./sessions/service";
 
-/** Sessions created over RPC belong to the service binding, as its executions are recorded under it. */
+/** Every RPC caller is the service binding: its executions and sessions are recorded under it. */
 const RPC_CALLER = { kind: "rpc", identity: "service-binding" } as const;
 import { executionNdjsonStream } from "./http/stream";
 
@@ -51,15 +51,18 @@ async function asRpcError<T>(fn: () => T | Promise<T>): Promise<T> {
  * error code (RPC carries only name and message across).
  */
 export class CodeExecutor extends WorkerEntrypoint<Env> {
+  /** Private (#), so RPC does not expose it. */
+  #pipelineDeps() {
+    return { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
+  }
+
   async executeCode(
     code: string,
     language?: ExecuteRequestInput["language"],
     context?: ExecuteRequestInput["context"],
     config?: ExecuteRequestInput["config"],
   ): Promise<ExecutionResult> {
-    const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
-    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
-    return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+    return this.executeProgram({ code, language, context, config });
   }
 
   /**
@@ -68,8 +71,7 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
    */
   async executeProgram(request: ExecuteRequestInput): Promise<ExecutionResult> {
     const input = await asRpcError(() => parseInput(ExecuteRequestSchema, request));
-    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
-    return executeRequest(deps, input, { kind: "rpc", identity: "service-binding" });
+    return executeRequest(this.#pipelineDeps(), input, RPC_CALLER);
   }
 
   /**
@@ -85,8 +87,7 @@ export class CodeExecutor extends WorkerEntrypoint<Env> {
     config?: ExecuteRequestInput["config"],
   ): Promise<ExecutionStream> {
     const input = await asRpcError(() => parseInput(ExecuteRequestSchema, { code, language, context, config }));
-    const deps = { env: this.env, ctx: this.ctx, recorder: createRecorder(this.env, this.ctx) };
-    const { events, cancel } = executionNdjsonStream(deps, input, { kind: "rpc", identity: "service-binding" });
+    const { events, cancel } = executionNdjsonStream(this.#pipelineDeps(), input, RPC_CALLER);
     return { events, cancel: async () => cancel() };
   }
 

@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import { exports } from "cloudflare:workers";
 import type { ExecuteRequestInput } from "../../schemas/execute";
 import type { ExecutionRecord } from "../../schemas/history";
@@ -69,6 +70,20 @@ export function asEvents(frames: SseFrame[]): AnyEvent[] {
 }
 
 /** The stored record once the execution has left "running" (a cancelled run is recorded after its stream ended). */
+/**
+ * Streams a program that logs `tick 0`, `tick 1`, … until its timeout, and checks what a timed-out stream must
+ * keep: the result is a timeout, and its logs are exactly the streamed log events, in order, more than one.
+ */
+export async function expectTicksKeptOnTimeout(request: ExecuteRequestInput): Promise<void> {
+  const events = asEvents(await allFrames(await postEvents(request)));
+  const result = events.at(-1)?.data as ExecutionResult;
+  expect(result).toMatchObject({ status: "timeout", error: { code: "TIMEOUT" } });
+  const logs = events.filter((e) => e.type === "log").map((e) => e.data);
+  expect(logs.length).toBeGreaterThan(1);
+  expect(result.logs).toEqual(logs);
+  expect(result.logs.map((l) => l.message)).toEqual(result.logs.map((_, i) => `tick ${i}`));
+}
+
 /**
  * Streams `request`, reads its start and first log, then closes the stream (which cancels the run), and answers
  * what the test checks: the start event's data, that first log frame, and the run's settled record.

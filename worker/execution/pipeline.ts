@@ -87,7 +87,7 @@ export async function executeRequest(
   );
   const prepared = cell
     ? asSandboxProgram(await cell.prepare(request.code ?? "", request.language))
-    : await languageRuntime(entryLanguage(source)).prepare(source, deps.env);
+    : await languageRuntime(language).prepare(source, deps.env);
   let result: ExecutionResult;
   if (!prepared.ok) {
     await startRecorded;

@@ -7,8 +7,8 @@ export type { LanguageRuntime, PrepareOutcome, SandboxProgram } from "./language
 
 /** One entry per language of schemas/execute.ts LANGUAGES; the compiler checks none is missing. */
 const RUNTIMES: Record<Language, LanguageRuntime> = {
-  javascript: javascriptFamily("javascript"),
-  typescript: javascriptFamily("typescript"),
+  javascript: javascriptFamily,
+  typescript: javascriptFamily,
   python,
 };
 

@@ -1,4 +1,3 @@
-import type { Language } from "../../../schemas/execute";
 import { GUARD_STEPS_PER_MS } from "../../../schemas/limits";
 import type { ExecutionError } from "../../../schemas/result";
 import { cutText, MAX_ERROR_MESSAGE_CHARS } from "../../execution/child-protocol";
@@ -12,28 +11,26 @@ import type { LanguageRuntime, ProgramRun, SandboxProgram } from "../language";
 
 /**
  * JavaScript and TypeScript: a thin adapter over worker/execution/program.ts (validate, transpile, instrument the
- * entry and every file and package it imports).
+ * entry and every file and package it imports). One runtime serves both: the source says which its files are.
  */
-export function javascriptFamily(_language: Extract<Language, "javascript" | "typescript">): LanguageRuntime {
-  return {
-    async prepare(source) {
-      const prepared = await prepareProgram(source);
-      if (!prepared.ok) return prepared;
-      return {
-        ok: true,
-        program: javascriptProgram(prepared.program, {
-          modules: prepared.modules,
-          positions: prepared.positions,
-          ...(source.multiFile ? { entryFile: source.entry } : {}),
-        }),
-      };
-    },
-    async validate(source) {
-      const prepared = await prepareProgram(source);
-      return prepared.ok ? [] : prepared.issues;
-    },
-  };
-}
+export const javascriptFamily: LanguageRuntime = {
+  async prepare(source) {
+    const prepared = await prepareProgram(source);
+    if (!prepared.ok) return prepared;
+    return {
+      ok: true,
+      program: javascriptProgram(prepared.program, {
+        modules: prepared.modules,
+        positions: prepared.positions,
+        ...(source.multiFile ? { entryFile: source.entry } : {}),
+      }),
+    };
+  },
+  async validate(source) {
+    const prepared = await prepareProgram(source);
+    return prepared.ok ? [] : prepared.issues;
+  },
+};
 
 /** What a program has beyond its entry: its other files and packages, and where their positions map back to. */
 export interface ProgramModules {
