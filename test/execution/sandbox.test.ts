@@ -27,9 +27,17 @@ describe("runaway code stops at the timeout and the next request is served", () 
   });
 
   it("reports a run whose last builtin call ends past the deadline as a timeout, whatever it returned", async () => {
-    // One default sort of 1e5 floats (string comparisons, no user code, so no guard check) takes ~250 ms here.
-    const code = "const a = Array.from(new Float64Array(1e5).map(Math.random)); a.sort(); return a.length;";
-    const result = await execute({ code, config: { timeout: 100 } });
+    // The last call must end past the 300 ms deadline but before the parent's backstop (deadline + grace), whose
+    // timeout would be reported either way: the code sizes its final sort (builtins only, no guard check) from a
+    // measured one so that it ends ~150 ms past the deadline on any machine.
+    const code = `
+      const started = Date.now();
+      const work = (n) => { const a = Array.from(new Float64Array(n).map(Math.random)); a.sort(); return a.length; };
+      let n = 1000, tookMs = 0;
+      while (tookMs < 20) { n *= 2; const t = Date.now(); work(n); tookMs = Date.now() - t; }
+      const targetMs = 300 - (Date.now() - started) + 150;
+      return work(Math.ceil((n * targetMs) / tookMs));`;
+    const result = await execute({ code, config: { timeout: 300 } });
     expect(result).toMatchObject({ success: false, status: "timeout", error: { code: "TIMEOUT" } });
     expect(result).not.toHaveProperty("result");
   });
