@@ -71,6 +71,21 @@ export async function freePort() {
  * }} [options]  plane: run children in a sandbox plane (scripts/sandbox-plane.mjs) instead of in-process.
  */
 export async function startLocalService(options = {}) {
+  // freePort() only shows a port was free a moment ago: another process (or a socket of an earlier run that the
+  // runtime's own bind refuses) can hold it when workerd binds. That start is retried on other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !String(error?.message).includes("Address already in use")) throw error;
+      console.error(`${options.label ?? "service"}: a port was taken while wrangler dev started; retrying on others`);
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 3;
+
+async function startOnce(options) {
   const { label = "service", config, migrate = true, vars = {}, args = [], ready = { path: "/health" } } = options;
   // Several configs make one multi-worker dev session (the first one answers HTTP); migrations still use `config`.
   const devConfigs = options.devConfigs ?? (config ? [config] : []);
