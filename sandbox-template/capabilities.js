@@ -26,6 +26,10 @@ class CapabilityError extends Error {
   }
 }
 
+// User code sees the class (a global): its name is set, not left to its binding, which the minifier renames
+// (scripts/build-harness.mjs). Before user code exists.
+ObjectDefineProperty(CapabilityError, "name", /** @type {PropertyDescriptor} */ ({ __proto__: null, value: "CapabilityError" }));
+
 /** Errors this module threw, with their code. */
 const issued = new WeakMapCtor();
 

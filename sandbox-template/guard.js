@@ -25,6 +25,8 @@ export class ExecutionTimeout extends Error {
 // user may have put on Error.prototype. Frozen, so code that catches one cannot give every later one a `then`, a
 // getter or another name.
 ExecutionTimeout.prototype.name = "TimeoutError";
+// The class's own name is set, not left to its binding: the child gets this file minified (scripts/build-harness.mjs).
+Object.defineProperty(ExecutionTimeout, "name", { value: "ExecutionTimeout" });
 Object.freeze(ExecutionTimeout.prototype);
 Object.freeze(ExecutionTimeout);
 

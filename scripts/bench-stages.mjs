@@ -17,6 +17,8 @@ import { ROOT, startLocalService } from "./local-service.mjs";
 const ROUNDS = Number(process.env.BENCH_STAGE_ROUNDS ?? 5);
 const WARMUP_ROUNDS = 1;
 const BASELINE_DIR = process.env.BENCH_BASELINE;
+/** A regular expression: only the stages whose names match it are run (all by default). */
+const STAGE_FILTER = new RegExp(process.env.BENCH_STAGES ?? "", "i");
 
 /** Starts the stage Worker of the checkout at `root` (its own service modules, this checkout's stage file). */
 async function startStages(root, label) {
@@ -37,6 +39,7 @@ try {
   const samples = services.map(() => ({ cpu: stages.map(() => []), wall: stages.map(() => []) }));
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     for (let i = 0; i < stages.length; i++) {
+      if (i > 0 && !STAGE_FILTER.test(stages[i].name)) continue;
       for (const [s, { service }] of services.entries()) {
         const before = cpuMsOfGroup(service.proc.pid);
         const response = await fetch(`${service.url}/?stage=${i}`, { method: "POST", signal: AbortSignal.timeout(120_000) });
@@ -53,10 +56,10 @@ try {
   const wallUs = (s, i) => Math.round(median(samples[s].wall[i]) * 1000);
   console.log(`\nPer stage of one \`return 1 + 1\` execution, µs per call (median of ${ROUNDS} rounds)`);
   console.table(
-    stages.slice(1).map((stage, index) => {
-      const i = index + 1;
+    stages.flatMap((stage, i) => {
+      if (i === 0 || !STAGE_FILTER.test(stage.name)) return [];
       const row = { stage: stage.name, calls: stage.iterations, "CPU µs": cpuUs(0, i), "wall µs": wallUs(0, i) };
-      return services.length > 1 ? { ...row, "baseline CPU µs": cpuUs(1, i), "baseline wall µs": wallUs(1, i) } : row;
+      return [services.length > 1 ? { ...row, "baseline CPU µs": cpuUs(1, i), "baseline wall µs": wallUs(1, i) } : row];
     }),
   );
 } finally {

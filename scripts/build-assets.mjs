@@ -8,7 +8,7 @@ import path from "node:path";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const forced = process.argv.includes("--force") ? ["--force"] : [];
 
-for (const step of ["build-packages.mjs", "build-python.mjs"]) {
+for (const step of ["build-harness.mjs", "build-packages.mjs", "build-python.mjs"]) {
   const done = spawnSync(process.execPath, [path.join(ROOT, "scripts", step), ...(step === "build-python.mjs" ? forced : [])], { stdio: "inherit" });
   if (done.status !== 0) {
     console.error(`[build-assets] scripts/${step} failed (exit ${done.status ?? done.signal}); nothing else was run`);

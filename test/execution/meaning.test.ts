@@ -25,6 +25,24 @@ describe("code runs with the meaning of an async function body", () => {
     expect(result).toMatchObject({ success: true, result: expected });
   });
 
+  it("shows the harness's own names as written: the child gets it minified, the user sees no difference", async () => {
+    const probe = await execute({
+      code: `let denied;
+try { await ai("not-a-model", {}); } catch (e) { denied = [e.name, e.constructor.name, e instanceof CapabilityError]; }
+return { denied, capabilityError: CapabilityError.name, toString: Function.prototype.toString.name };`,
+    });
+    expect(probe).toMatchObject({
+      success: true,
+      result: { denied: ["CapabilityError", "CapabilityError", true], capabilityError: "CapabilityError", toString: "toString" },
+    });
+    const caught = await execute({
+      code: "let name; try { while (true) {} } catch (e) { name = [e.name, e.constructor.name]; } console.log(JSON.stringify(name));",
+      config: { timeout: 200 },
+    });
+    expect(caught.status).toBe("timeout");
+    expect(caught.logs.map((entry) => entry.message)).toEqual(['["TimeoutError","ExecutionTimeout"]']);
+  });
+
   it("still gives the caller's context when the code does not shadow it", async () => {
     expect(await execute({ code: "return context.name", context: { name: "x" } })).toMatchObject({ result: "x" });
   });
