@@ -41,6 +41,7 @@ export const ObjectGetPrototypeOf = Object.getPrototypeOf;
 export const ObjectIs = Object.is;
 export const ObjectPrototype = Object.prototype;
 export const ObjectPrototypeIsPrototypeOf = uncurryThis(Object.prototype.isPrototypeOf);
+export const ObjectPrototypeToString = uncurryThis(Object.prototype.toString);
 export const ArrayIsArray = Array.isArray;
 export const JSONParse = JSON.parse;
 /** Safe on primitives only: it looks up `toJSON` on objects (and on Object.prototype for them). */

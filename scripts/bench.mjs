@@ -194,6 +194,8 @@ const SERVICE_WORKLOADS = [
   { name: "ts-enum-unique", body: () => ({ code: typescriptProgram(uniqueSeed++, { withEnum: true }), language: "typescript" }) },
   { name: "ts-enum-repeat", body: () => ({ code: REPEATED_ENUM_PROGRAM, language: "typescript" }) },
   { name: "guard-loop", body: () => ({ code: GUARD_PROGRAM }) },
+  // npm run load's console kind: 200 log lines, each with a small object (the encoder's per-object work).
+  { name: "console-200", body: () => ({ code: "for (let i = 0; i < 200; i++) console.log('line', i, context.token, { i });\nreturn context.token;", context: { token: "t" } }) },
   // The same `return 1 + 1` through zod: the isolate gets the zod bundle (742 KiB) to compile and evaluate.
   { name: "zod-import", body: () => ({ code: 'import { z } from "zod";\nreturn z.number().parse(1 + 1)' }) },
   // Three files and two packages, as the playground's example.

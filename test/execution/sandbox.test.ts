@@ -118,6 +118,36 @@ describe("result encoding", () => {
     });
   });
 
+  it("tells builtins apart by their brand, and a forged Symbol.toStringTag makes nothing else a builtin", async () => {
+    // The encoder tests a brand only where the object's tag names it (sandbox-template/encode.js walkObject).
+    const code = `
+      class Point { constructor() { this.x = 1; } }
+      const fakeDate = { [Symbol.toStringTag]: "Date", when: 1 };
+      const fakeMap = { [Symbol.toStringTag]: "Map", k: 2 };
+      const fakeBuffer = { [Symbol.toStringTag]: "ArrayBuffer", n: 3 };
+      const hiddenDate = new Date(0); hiddenDate[Symbol.toStringTag] = "Object";
+      return {
+        buffer: new ArrayBuffer(8), view: new DataView(new ArrayBuffer(2)), floats: new Float64Array(3),
+        subMap: new (class extends Map {})([[1, 2]]), point: new Point(), nullProto: Object.assign(Object.create(null), { a: 1 }),
+        fakeDate, fakeMap, fakeBuffer, hiddenDate,
+      };`;
+    const result = await execute({ code });
+    expect(result).toMatchObject({ success: true });
+    expect(result.result).toEqual({
+      buffer: { $type: "bytes", kind: "ArrayBuffer", byteLength: 8 },
+      view: { $type: "bytes", kind: "DataView", byteLength: 2 },
+      floats: { $type: "bytes", kind: "Float64Array", byteLength: 24 },
+      subMap: { $type: "Map", entries: [[1, 2]] },
+      point: { x: 1 },
+      nullProto: { a: 1 },
+      fakeDate: { when: 1 },
+      fakeMap: { k: 2 },
+      fakeBuffer: { n: 3 },
+      // A real Date whose tag was replaced is not tested as a Date, and still reads as one: through its toJSON.
+      hiddenDate: "1970-01-01T00:00:00.000Z",
+    });
+  });
+
   it("truncates an oversized result and says so", async () => {
     const result = await execute({ code: "return 'x'.repeat(5 * 1024 * 1024)" });
     expect(result).toMatchObject({ success: true, resultTruncated: true, result: { $type: "truncated", length: 5 * 1024 * 1024 } });
