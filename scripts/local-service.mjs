@@ -140,6 +140,8 @@ async function startOnce(options) {
     proc,
     stateDir,
     plane,
+    /** wrangler's inspector (DevTools protocol) for the service's Worker: scripts that profile it. */
+    inspectorPort,
     output: () => output,
     /** SIGTERM to the group, SIGKILL if it lingers; then the state is removed unless kept. */
     async stop() {
