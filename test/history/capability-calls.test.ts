@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_AUDIT_TARGET_CHARS } from "../../schemas/audit";
 import { recordCapabilityCall } from "../../worker/history/capability-calls";
+import { groupCommitStats } from "../../worker/history/group-commit";
 import { record, run, testEnv } from "./client";
 
 const base = { startedAt: Date.now(), durationMs: 1.5, requestBytes: 10, responseBytes: 20 };
@@ -17,6 +18,20 @@ describe("capability-call audit", () => {
       { ...base, executionId, kind: "api", target: "https://evil.test/", outcome: "denied", errorCode: "DOMAIN_NOT_ALLOWED" },
       { ...base, executionId, kind: "db", target: "things.find", outcome: "error", errorCode: "BAD_QUERY" },
     ]);
+  });
+
+  it("writes the rows of concurrent calls together with the other history writes, each one recorded", async () => {
+    const { executionId } = await run({ code: "return 1" });
+    const before = { ...groupCommitStats };
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        recordCapabilityCall(testEnv.EXECUTIONS_DB, { ...base, executionId, kind: "db", target: `t${i}`, outcome: "ok" }),
+      ),
+    );
+    expect(groupCommitStats.statements - before.statements).toBe(8);
+    expect(groupCommitStats.calls - before.calls).toBeLessThan(8);
+    const { capabilityCalls } = await record(executionId);
+    expect(capabilityCalls.map((call) => call.target).sort()).toEqual(["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"]);
   });
 
   it("cuts an overlong target with the marker", async () => {

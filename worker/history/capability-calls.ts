@@ -6,6 +6,7 @@ import {
   type CapabilityCall,
 } from "../../schemas/audit";
 import { truncateText } from "./caps";
+import { commitWrite } from "./group-commit";
 
 /**
  * Records one capability call, parent-side. Never throws: an audit write that fails must not turn the user's
@@ -14,7 +15,11 @@ import { truncateText } from "./caps";
 export async function recordCapabilityCall(db: D1Database, call: CapabilityCall): Promise<void> {
   try {
     const parsed = v.parse(CapabilityCallSchema, call);
-    await db
+    const target = truncateText(parsed.target, MAX_AUDIT_TARGET_CHARS);
+    const errorCode = parsed.errorCode === undefined ? null : truncateText(parsed.errorCode, MAX_AUDIT_ERROR_CODE_CHARS);
+    // With the history writes (group-commit.ts): concurrent calls' rows share D1 calls, and local runs' cap on
+    // writes in flight covers these too.
+    const statement = db
       .prepare(
         `INSERT INTO capability_calls
            (execution_id, started_at, kind, target, outcome, error_code, duration_ms, request_bytes, response_bytes)
@@ -24,14 +29,14 @@ export async function recordCapabilityCall(db: D1Database, call: CapabilityCall)
         parsed.executionId,
         parsed.startedAt,
         parsed.kind,
-        truncateText(parsed.target, MAX_AUDIT_TARGET_CHARS),
+        target,
         parsed.outcome,
-        parsed.errorCode === undefined ? null : truncateText(parsed.errorCode, MAX_AUDIT_ERROR_CODE_CHARS),
+        errorCode,
         parsed.durationMs,
         parsed.requestBytes,
         parsed.responseBytes,
-      )
-      .run();
+      );
+    await commitWrite(db, statement, parsed.executionId.length + target.length + (errorCode?.length ?? 0) + 64);
   } catch (error) {
     console.error("history: could not record a capability call", { executionId: call.executionId, kind: call.kind }, error);
   }
