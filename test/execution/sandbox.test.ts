@@ -148,6 +148,16 @@ describe("result encoding", () => {
     });
   });
 
+  it("stops a Symbol.toStringTag getter that never returns, in a result or a log line, like any user code the encoder runs", async () => {
+    const loop = "{ get [Symbol.toStringTag]() { for (;;) {} } }";
+    expect(await execute({ code: `return ${loop};`, config: { timeout: 300 } })).toMatchObject({ status: "timeout" });
+    const logged = await execute({ code: `console.log("before"); console.log(${loop}); return 1;`, config: { timeout: 300 } });
+    expect(logged).toMatchObject({ status: "timeout" });
+    // The line the getter was stopped in is kept as the encoder's tag for a value that could not be encoded.
+    expect(logged.logs.map((entry) => entry.message)).toEqual(["before", '{"$type":"unencodable","message":"Execution timed out"}']);
+    expect(await execute({ code: "return 1 + 1" })).toMatchObject({ success: true, result: 2 });
+  });
+
   it("truncates an oversized result and says so", async () => {
     const result = await execute({ code: "return 'x'.repeat(5 * 1024 * 1024)" });
     expect(result).toMatchObject({ success: true, resultTruncated: true, result: { $type: "truncated", length: 5 * 1024 * 1024 } });
