@@ -126,6 +126,17 @@ async function startOnce(options) {
     // Own process group: stopping it takes down wrangler and both workerd processes, and nothing else.
     { cwd: ROOT, env: CHILD_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
+  // A script that exits without stop() (an uncaught error, process.exit, an event loop that ran dry) must not
+  // leave wrangler's workerd processes behind: re-parented to init, two of them were seen spinning at ~60 % of a
+  // core each until killed. (A script killed by a signal still can; its own handler has to call stop().)
+  const killGroupOnExit = () => {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once("exit", killGroupOnExit);
   let output = "";
   for (const stream of [proc.stdout, proc.stderr]) {
     stream.on("data", (chunk) => {
@@ -158,8 +169,10 @@ async function startOnce(options) {
         const timer = setTimeout(() => kill("SIGKILL"), 3_000);
         await exited;
         clearTimeout(timer);
-        kill("SIGKILL");
       }
+      // Also when wrangler had already exited: its workerd processes may not have.
+      killGroupOnExit();
+      process.removeListener("exit", killGroupOnExit);
       await plane?.stop();
       if (options.keepState) console.log(`${label}: state kept in ${stateDir}`);
       else if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });

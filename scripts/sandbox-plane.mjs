@@ -193,6 +193,11 @@ export async function startSandboxPlane(options) {
       { cwd: ROOT, stdio: ["ignore", "ignore", "pipe", "pipe"] },
     );
     host.proc = proc;
+    // A dispatcher that exits without stop() (an uncaught error, process.exit) takes its hosts with it: left to
+    // init, an idle workerd was seen holding memory, and one whose parent went away spinning on a core.
+    const killOnExit = () => proc.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    proc.once("exit", () => process.removeListener("exit", killOnExit));
     if (mayRaisePriority === undefined && proc.pid !== undefined) probePriority(host, proc);
     // Only while another host serves: when none is up, this start is on every caller's critical path.
     host.startLow = hosts.some((h) => h !== host && h.state === "ready");
