@@ -67,4 +67,3 @@ async function main() {
 }
 
 await main();
-process.exit(0);

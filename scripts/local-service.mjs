@@ -129,13 +129,14 @@ async function startOnce(options) {
   // A script that exits without stop() (an uncaught error, process.exit, an event loop that ran dry) must not
   // leave wrangler's workerd processes behind: re-parented to init, two of them were seen spinning at ~60 % of a
   // core each until killed. (A script killed by a signal still can; its own handler has to call stop().)
-  const killGroupOnExit = () => {
+  const killGroup = (signal) => {
     try {
-      process.kill(-proc.pid, "SIGKILL");
+      process.kill(-proc.pid, signal);
     } catch {
       // Already gone.
     }
   };
+  const killGroupOnExit = () => killGroup("SIGKILL");
   process.once("exit", killGroupOnExit);
   let output = "";
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -158,15 +159,8 @@ async function startOnce(options) {
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((resolve) => proc.once("exit", resolve));
-        const kill = (signal) => {
-          try {
-            process.kill(-proc.pid, signal);
-          } catch {
-            // Already gone.
-          }
-        };
-        kill("SIGTERM");
-        const timer = setTimeout(() => kill("SIGKILL"), 3_000);
+        killGroup("SIGTERM");
+        const timer = setTimeout(() => killGroup("SIGKILL"), 3_000);
         await exited;
         clearTimeout(timer);
       }

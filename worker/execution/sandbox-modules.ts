@@ -10,24 +10,5 @@ export const MODULE_GUARD_MODULE = "module-guard.js";
 /** Limits module-guard.js reads at load: defaults here, replaced per run (sandbox.ts runModules). */
 export const RUN_LIMITS_MODULE = "run-limits.js";
 
-/** The harness's modules, by the name a child imports them with. */
-const HARNESS_FILES = [
-  SANDBOX_MAIN_MODULE,
-  "primordials.js",
-  "encode.js",
-  "capabilities.js",
-  "guard.js",
-  "log-channel.js",
-  MODULE_GUARD_MODULE,
-  RUN_LIMITS_MODULE,
-  "function-source.js",
-  "state.js",
-] as const;
-
-export const SANDBOX_MODULES: Readonly<Record<string, string>> = Object.fromEntries(
-  HARNESS_FILES.map((name) => {
-    const code = SANDBOX_TEMPLATE[name];
-    if (code === undefined) throw new Error(`worker/generated/sandbox-template.ts has no ${name}: run node scripts/build-assets.mjs`);
-    return [name, code];
-  }),
-);
+/** The harness's modules (every file of sandbox-template/), by the name a child imports them with. */
+export const SANDBOX_MODULES: Readonly<Record<string, string>> = SANDBOX_TEMPLATE;
