@@ -78,10 +78,11 @@ export async function executeRequest(
   });
 
   const warnings: string[] = [];
-  // The "running" row must land before the child starts: a child that wedges the local runtime (a catastrophic
-  // regex) freezes every isolate in the process, D1's included, and only a row already written can be swept to
-  // "aborted" after the restart. It asks no more than that: preparing the code, creating the isolate and
-  // evaluating the harness all overlap the write, and only the call to run() waits for it (startGate).
+  // In process, the "running" row must land before the child starts: a child that wedges the local runtime (a
+  // catastrophic regex) freezes every isolate in the process, D1's included, and only a row already written can be
+  // swept to "aborted" after the restart. It asks no more than that: preparing the code, creating the isolate and
+  // evaluating the harness all overlap the write, and only the call to run() waits for it (startGate). A child in
+  // the sandbox plane cannot freeze this process, so the plane does not wait.
   const startRecorded = recordSafely(warnings, "could not record the start of this execution", () =>
     deps.recorder?.started(execution),
   );
@@ -90,7 +91,6 @@ export async function executeRequest(
     : await languageRuntime(language).prepare(source, deps.env);
   let result: ExecutionResult;
   if (!prepared.ok) {
-    await startRecorded;
     result = finish({ success: false, status: "rejected", logs: [], error: rejection(prepared.issues) });
   } else {
     const { program } = prepared;
@@ -125,6 +125,9 @@ export async function executeRequest(
       result = { ...rest, success: false, status: "error", error: cellError };
     }
   }
+  // The outcome is written after the start, whichever host ran it: the start is a plain INSERT, and one landing
+  // after the outcome's upsert would fail. On the plane, which did not wait, it has nearly always landed by now.
+  await startRecorded;
   await recordSafely(warnings, "could not store this result; it will not be found under GET /executions", () =>
     deps.recorder?.finished(execution, result),
   );

@@ -113,7 +113,8 @@ export class RemoteSandboxHost implements SandboxHost {
         "x-startup-ms": String(run.program.startupAllowanceMs),
         "x-queue-ms": String(PLANE_QUEUE_MS),
       };
-      if (run.startGate) await run.startGate;
+      // No startGate here (SandboxRun.startGate): waiting for the "running" row put a D1 round trip, and under load
+      // the history queue, in front of every run on the plane, for a hazard only a shared process has.
       const signal = AbortSignal.any([AbortSignal.timeout(deadlineMs), cancelled]);
       let response = await this.post(body, headers, signal);
       if (response.status === 409) {

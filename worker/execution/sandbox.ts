@@ -22,8 +22,10 @@ export interface SandboxRun {
   timeoutMs: number;
   captureLogs: boolean;
   /**
-   * User code must not start before this resolves: the pipeline passes the write of the "running" row. In process,
-   * the isolate is created and its modules evaluated meanwhile (user.js only defines a function at evaluation).
+   * In process, user code must not start before this resolves: the pipeline passes the write of the "running" row,
+   * and the isolate is created and its modules evaluated meanwhile (user.js only defines a function at evaluation).
+   * The plane does not wait for it: the gate exists because a child that wedges this process freezes D1 with it,
+   * and a child on a sandbox host cannot.
    */
   startGate?: Promise<void>;
   /** Session cells only (worker/sessions/): travels as data in the run input, never as a binding. */
