@@ -13,7 +13,8 @@
 // workerd processes (/proc, so Linux only) and saying whether it levels off.
 //
 // --plane runs the service's children in a sandbox plane of --hosts hosts (default: the number of cores), as
-// npm run dev does; without it they run in-process, as deployed. --kinds ...,wedge adds code the guard cannot
+// npm run dev does; without it they run in-process, as deployed. --runtime workerd runs the front on plain workerd
+// as self-hosted (scripts/self-host.mjs) instead of under wrangler dev. --kinds ...,wedge adds code the guard cannot
 // interrupt (a catastrophic regex).
 //
 // Without --url the script starts its own `wrangler dev` on a random loopback port with a throwaway --persist-to
@@ -44,6 +45,7 @@ const { values: options } = parseArgs({
     "keep-state": { type: "boolean", default: false },
     plane: { type: "boolean", default: false },
     hosts: { type: "string" },
+    runtime: { type: "string", default: "wrangler" },
   },
 });
 
@@ -56,6 +58,10 @@ function positiveInt(name, raw) {
   return value;
 }
 
+if (options.runtime !== "wrangler" && options.runtime !== "workerd") {
+  console.error(`--runtime must be wrangler or workerd, got ${options.runtime}`);
+  process.exit(2);
+}
 const CLIENTS = positiveInt("clients", options.clients);
 const DURATION_MS = positiveInt("duration", options.duration) * 1000;
 const SOAK_EXECUTIONS = options.soak === undefined ? undefined : positiveInt("soak", options.soak);
@@ -427,6 +433,7 @@ async function startService() {
     label: "load",
     keepState: options["keep-state"],
     startupDeadlineMs: STARTUP_DEADLINE_MS,
+    runtime: options.runtime,
     // --plane: children run in sandbox hosts (scripts/sandbox-plane.mjs), as under npm run dev.
     plane: options.plane ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
     // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
@@ -449,7 +456,7 @@ async function main() {
   if (options.url) {
     baseUrl = options.url.replace(/\/$/, "");
   } else {
-    console.log("starting a local service (wrangler dev, throwaway state)…");
+    console.log(`starting a local service (${options.runtime === "workerd" ? "the self-hosted front on plain workerd" : "wrangler dev"}, throwaway state)…`);
     service = await startService();
     baseUrl = service.url;
     for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startSandboxPlane } from "./sandbox-plane.mjs";
+import { buildSelfHostedFront, spawnSelfHostedFront } from "./self-host.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -80,7 +81,11 @@ export async function freePort() {
  *   stateDir?: string,
  *   onOutput?: (chunk: string) => void,
  *   plane?: { hosts?: number, slotsPerHost?: number, log?: (message: string) => void },
+ *   runtime?: "wrangler" | "workerd",
  * }} [options]  plane: run children in a sandbox plane (scripts/sandbox-plane.mjs) instead of in-process.
+ *   runtime "workerd": the front on plain workerd as self-hosted (scripts/self-host.mjs: built into the state
+ *   directory; wrangler.jsonc only, always with a plane; vars only those it reads from the environment), not
+ *   under wrangler dev.
  */
 export async function startLocalService(options = {}) {
   // freePort() only shows a port was free a moment ago: another process (or a socket of an earlier run that the
@@ -109,7 +114,16 @@ async function startOnce(options) {
   const plane = options.plane ? await startSandboxPlane({ front: `127.0.0.1:${port}`, ...options.plane }) : undefined;
   const allVars = plane ? { ...vars, SANDBOX_PLANE_URL: plane.url } : vars;
   const varArgs = Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const proc = spawn(
+  const runtime = options.runtime ?? "wrangler";
+  if (runtime === "workerd" && (config || options.devConfigs || args.length > 0 || !plane)) {
+    throw new Error(`${label}: the self-hosted front runs wrangler.jsonc as it is, on a sandbox plane`);
+  }
+  const proc = runtime === "workerd"
+    ? spawnSelfHostedFront((await buildSelfHostedFront({ state: stateDir, out: path.join(stateDir, "front"), port, migrate: false })).config, {
+        plane: new URL(plane.url).host,
+        env: vars,
+      })
+    : spawn(
     WRANGLER,
     [
       "dev",

@@ -66,7 +66,7 @@ export async function runModel(env: Env, props: AiProps, rawModel: unknown, rawI
   if (env.AI) {
     result = await withinMs(runBinding(env.AI, model, input), timeoutMs, "the AI binding");
   } else if (env.AI_BASE_URL) {
-    result = await runHttp(env.AI_BASE_URL, env.AI_API_KEY, model, input, timeoutMs);
+    result = await runHttp(env.AI_OUTBOUND, env.AI_BASE_URL, env.AI_API_KEY, model, input, timeoutMs);
   } else {
     throw new CapabilityFailure("AI_NOT_CONFIGURED", "no AI provider is configured (an AI binding, or AI_BASE_URL)");
   }
@@ -88,11 +88,19 @@ async function runBinding(ai: NonNullable<Env["AI"]>, model: string, input: AiIn
 }
 
 /** An OpenAI-compatible chat-completions call, mapped to Workers AI's `{ response }`. */
-async function runHttp(baseUrl: string, apiKey: string | undefined, model: string, input: AiInput, timeoutMs: number): Promise<AiResult> {
+async function runHttp(
+  outbound: Fetcher | undefined,
+  baseUrl: string,
+  apiKey: string | undefined,
+  model: string,
+  input: AiInput,
+  timeoutMs: number,
+): Promise<AiResult> {
   const messages = input.messages ?? [{ role: "user" as const, content: input.prompt ?? "" }];
+  const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
   let response: Response;
   try {
-    response = await fetch(`${baseUrl.replace(/\/+$/, "")}/chat/completions`, {
+    response = await (outbound ? outbound.fetch.bind(outbound) : fetch)(url, {
       method: "POST",
       headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
       body: JSON.stringify({ model, messages, max_tokens: input.max_tokens, temperature: input.temperature, stream: false }),

@@ -56,6 +56,8 @@ export class RemoteSandboxHost implements SandboxHost {
   constructor(
     private readonly planeUrl: string,
     private readonly plane: PlaneProgram,
+    /** Env.SANDBOX_PLANE when bound; otherwise the plane is fetched through the front's outbound network. */
+    private readonly planeService?: Fetcher,
   ) {}
 
   async run(run: SandboxRun): Promise<SandboxOutcome> {
@@ -119,7 +121,7 @@ export class RemoteSandboxHost implements SandboxHost {
       let response = await this.post(body, headers, signal);
       if (response.status === 409) {
         await response.body?.cancel();
-        const upload = await fetch(`${this.planeUrl}/modules/${modules.hash}`, { method: "PUT", body: modules.body, signal });
+        const upload = await this.fetchPlane(`/modules/${modules.hash}`, { method: "PUT", body: modules.body, signal });
         await upload.body?.cancel();
         if (!upload.ok) return { kind: "failed", name: "SandboxError", message: `the sandbox plane refused the sandbox modules (${upload.status})` };
         response = await this.post(body, headers, signal);
@@ -150,6 +152,11 @@ export class RemoteSandboxHost implements SandboxHost {
   }
 
   private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    return fetch(`${this.planeUrl}/run`, { method: "POST", headers, body, signal });
+    return this.fetchPlane("/run", { method: "POST", headers, body, signal });
+  }
+
+  private fetchPlane(path: string, init: RequestInit): Promise<Response> {
+    const url = `${this.planeUrl}${path}`;
+    return this.planeService ? this.planeService.fetch(url, init) : fetch(url, init);
   }
 }

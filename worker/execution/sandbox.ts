@@ -56,7 +56,7 @@ export interface SandboxHost {
  */
 export function sandboxHostFor(env: Env, ctx: ExecutionContext, program: SandboxProgram): SandboxHost {
   const planeUrl: string = env.SANDBOX_PLANE_URL;
-  if (planeUrl && program.plane) return new RemoteSandboxHost(planeUrl, program.plane);
+  if (planeUrl && program.plane) return new RemoteSandboxHost(planeUrl, program.plane, env.SANDBOX_PLANE);
   return new InProcessSandboxHost(env.LOADER, (input) => buildChildEnv(ctx, input));
 }
 
