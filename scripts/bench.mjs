@@ -2,11 +2,14 @@
 // npm run bench: what one execution costs in this service, side by side with a bare Worker Loader floor and with
 // Cloudflare's codemode executor, on this machine, in one run.
 //
-// Starts four `wrangler dev` processes on random loopback ports, each with its own throw-away state directory:
+// Starts one process per system on random loopback ports (wrangler dev, or plain workerd for self-hosted), each
+// with its own throw-away state directory:
 //   floor     scripts/bench-peers/floor/: one fresh trivial isolate per request, called once, nothing else
 //   codemode  scripts/bench-peers/codemode/: @cloudflare/codemode's DynamicWorkerExecutor, execute("return 1 + 1")
 //   http      the service (wrangler.jsonc), POST /execute
 //   rpc       examples/caller-worker in front of the service, calling executeCode over the service binding
+//   http-plane   the service with its children in the sandbox plane, as npm run dev runs it
+//   self-hosted  the front on plain workerd (scripts/self-host.mjs) on the plane: no wrangler at run time
 // Each system also answers a no-op request (floor and codemode GET /noop, the service GET /health, the caller a
 // request it answers itself without RPC). Per-execution cost is c1 p50 minus the system's own no-op p50, so the
 // HTTP path through wrangler's proxy, which every system pays alike, cancels out. Throughput is measured at
@@ -157,10 +160,13 @@ const SYSTEMS = [
 ];
 
 // The same service with its children in the sandbox plane (README, "Sandbox plane"): what the extra hop costs.
-// BENCH_PLANE=0 leaves it out; BENCH_HOSTS sets its host count (default: the number of cores, as npm run dev).
+// BENCH_PLANE=0 leaves it and the self-hosted system out; BENCH_HOSTS sets their host count (default: the number
+// of cores, as npm run dev).
 if (process.env.BENCH_PLANE !== "0") {
   const http = SYSTEMS.find((candidate) => candidate.name === "http");
   SYSTEMS.push({ ...http, name: "http-plane", config: { ...http.config, plane: { hosts: BENCH_HOSTS, log: () => {} } } });
+  // Self-hosted (README, "Self-hosting on workerd"): the front on plain workerd, without wrangler's proxy, on a plane.
+  SYSTEMS.push({ ...http, name: "self-hosted", config: { ready: http.config.ready, runtime: "workerd", plane: { hosts: BENCH_HOSTS, log: () => {} } } });
 }
 
 if (BASELINE_DIR) {
@@ -370,6 +376,10 @@ async function main() {
     const cost = perExecution("http-plane") - perExecution("http");
     console.log(`return 1 + 1 in the sandbox plane - in-process, per execution: ${round(cost)} ms (target <= 1 ms) ${cost <= 1 ? "ok" : "MISSED"}`);
   }
+  if (byName.has("self-hosted")) {
+    const cost = perExecution("self-hosted") - perExecution("http");
+    console.log(`return 1 + 1 self-hosted (plain workerd front, plane) - in-process under wrangler, per execution: ${round(cost)} ms`);
+  }
   for (const name of ["http", "rpc", ...(BASELINE_DIR ? ["http-baseline", "rpc-baseline"] : [])]) {
     const cost = perExecution(name) / perExecution("floor");
     const rate = throughput(name) / throughput("floor");
@@ -463,8 +473,9 @@ function watchExit(service) {
 }
 
 async function startWrangler(system) {
-  const { config, devConfigs, migrate = true, ready, plane } = system.config;
-  const service = await startLocalService({ label: `bench-${system.name}`, config, devConfigs, migrate, ready, plane, args: ["--log-level", "warn"] });
+  const { config, devConfigs, migrate = true, ready, plane, runtime } = system.config;
+  const args = runtime === "workerd" ? [] : ["--log-level", "warn"];
+  const service = await startLocalService({ label: `bench-${system.name}`, config, devConfigs, migrate, ready, plane, runtime, args });
   if (plane && !(await service.plane.ready())) throw new Error("the sandbox hosts did not come up");
   return watchExit({ ...service, label: system.name });
 }

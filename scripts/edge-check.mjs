@@ -1,5 +1,6 @@
-// The HTTP edge against a real `wrangler dev` (npm run edge-check): what the vitest pool cannot show, because it
-// concerns wrangler's proxy in front of the runtime. Starts its own service (random loopback port, throw-away
+// The HTTP edge against a real `wrangler dev` (npm run edge-check), or against the self-hosted front on plain
+// workerd (-- --runtime workerd): what the vitest pool cannot show, because it concerns what sits in front of the
+// Worker (wrangler's proxy, workerd's own HTTP server). Starts its own service (random loopback port, throw-away
 // state, API_KEYS set), sends raw node:http requests, and exits non-zero if any answer is wrong or the service
 // stops answering.
 //
@@ -9,8 +10,10 @@
 // - Host: a DNS-rebinding name gets 421 through the proxy; loopback names are answered.
 // - Cross-origin: the issue's simple text/plain POST from a foreign Origin gets 403; same-origin JSON runs.
 //
-// Options: --url <running service> (then nothing is started; pass --key if it has API_KEYS),
-// --past-drain-bound (also send a chunked body past the drain bound, ~101 MB, and report what happens).
+// Options: --url <running service> (then nothing is started; pass --key if it has API_KEYS), --runtime workerd
+// (the self-hosted front on plain workerd, scripts/self-host.mjs, instead of wrangler dev: the edge a self-hosted
+// service exposes), --past-drain-bound (also send a chunked body past the drain bound, ~101 MB, and report what
+// happens).
 
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -21,11 +24,27 @@ const CHUNK_BYTES = 64 * 1024;
 const KEY = `edge-check-${crypto.randomUUID()}`;
 
 const { values: options } = parseArgs({
-  options: { url: { type: "string" }, key: { type: "string" }, "past-drain-bound": { type: "boolean", default: false } },
+  options: {
+    url: { type: "string" },
+    key: { type: "string" },
+    "past-drain-bound": { type: "boolean", default: false },
+    runtime: { type: "string", default: "wrangler" },
+  },
 });
+if (options.runtime !== "wrangler" && options.runtime !== "workerd") {
+  console.error(`--runtime must be wrangler or workerd, got ${options.runtime}`);
+  process.exit(2);
+}
 
 const started = Date.now();
-const service = options.url ? undefined : await startLocalService({ label: "edge-check", vars: { API_KEYS: `edge:${KEY}` } });
+const service = options.url
+  ? undefined
+  : await startLocalService({
+      label: "edge-check",
+      vars: { API_KEYS: `edge:${KEY}` },
+      // The self-hosted front (plain workerd, no wrangler proxy) runs only on a plane.
+      ...(options.runtime === "workerd" ? { runtime: "workerd", plane: { hosts: 1, log: () => {} } } : {}),
+    });
 const base = new URL(options.url ?? service.url);
 const key = options.url ? options.key : KEY;
 

@@ -9,7 +9,8 @@
 //   - Python runs (the front reads python-assets/ through its disk service, the hosts through theirs);
 //   - a catastrophic regex ends as "timeout" (its host is killed) and the front keeps answering;
 //   - the front restarted on the same state still has the execution and the session;
-//   - `wrangler dev --persist-to` on the same state directory reads the same history: one directory, either runtime.
+//   - `wrangler dev --persist-to` on the same state directory reads the same history and continues the same
+//     session: one directory, either runtime.
 // Times are printed, not asserted. Exit 1 on any failure.
 
 import assert from "node:assert/strict";
@@ -137,11 +138,13 @@ try {
     assert.equal(third.body.result, 3, JSON.stringify(third.body));
   });
 
-  await check("wrangler dev on the same state directory reads the same history", async () => {
+  await check("wrangler dev on the same state directory reads the same history and session", async () => {
     await service.stop();
     service = await startLocalService({ label: "self-host-wrangler", stateDir, migrate: false, args: ["--log-level", "warn"] });
     const record = await settledRecord(executionId);
     assert.equal(record.code, "return 1 + 1");
+    const fourth = await request("POST", `/sessions/${sessionId}/execute`, { code: "return inc()" });
+    assert.equal(fourth.body.result, 4, JSON.stringify(fourth.body));
   });
 } catch (error) {
   results.push({ name: "setup", ok: false });

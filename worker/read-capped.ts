@@ -83,3 +83,58 @@ async function discardUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, maxB
     if (total > maxBytes) return false;
   }
 }
+
+/** How long an unread body is drained at most (a sender trickling bytes). */
+export const MAX_DRAIN_MS = 10_000;
+
+/**
+ * The answer to a request whose body the handler never read (a 401, a 413 by Content-Length, a 404): sent at once,
+ * but ended only once the body is drained, up to MAX_DRAINED_REQUEST_BYTES and MAX_DRAIN_MS. A connection closed
+ * with unread bytes is reset by the kernel, and a client still writing its body loses the answer it was sent
+ * (ECONNRESET instead of the 401). workerd drops the request body once the response is complete, so the drain has
+ * to happen while the response is still open. Cloudflare's edge and wrangler dev's middleware drain for the
+ * Worker; plain workerd (self-hosting) does not: scripts/edge-check.mjs --runtime workerd shows it.
+ */
+export async function endAfterDrain(request: Request, response: Response, ctx: ExecutionContext): Promise<Response> {
+  if (!request.body || request.bodyUsed) return response;
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > MAX_DRAINED_REQUEST_BYTES || response.webSocket) return response;
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    reader = request.body.getReader();
+  } catch {
+    return response; // locked: something else owns it
+  }
+  if (NULL_BODY_STATUSES.has(response.status)) {
+    // These can carry no body to hold open: the drain comes first.
+    await drain(reader);
+    return response;
+  }
+  // Such answers are small (errors, refusals): held whole, so nothing waits on the client reading them.
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let end = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      end = () => controller.close();
+    },
+  });
+  ctx.waitUntil(drain(reader).finally(end));
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), MAX_DRAIN_MS);
+  });
+  try {
+    if (!(await Promise.race([discardUpTo(reader, MAX_DRAINED_REQUEST_BYTES), deadline]))) await reader.cancel();
+  } catch {
+    // The sender went away: nothing left to drain.
+  } finally {
+    clearTimeout(timer);
+  }
+}

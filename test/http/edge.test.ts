@@ -289,11 +289,21 @@ describe("request body limit", () => {
     });
   }
 
-  it("answers 401 without a key before reading any of an oversized body", async () => {
-    const { stream, state } = countingBody(4 * MAX_REQUEST_BYTES);
-    const response = await send("/execute", { method: "POST", headers: { "content-type": "application/json" }, body: stream }, KEYED);
+  it("answers 401 without a key before reading an oversized body, and ends the answer once the body is drained", async () => {
+    const totalBytes = 4 * MAX_REQUEST_BYTES;
+    const { stream, state } = countingBody(totalBytes);
+    const ctx = createExecutionContext();
+    const request = new Request(`${BASE}/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: stream });
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...testEnv, ...KEYED } as Env, ctx);
+    // Decided before the body: unauthenticated bytes are never parsed.
     expect(response.status).toBe(401);
     expect(state.pulledBytes).toBeLessThan(MAX_REQUEST_BYTES);
+    // Drained, not cancelled, before the answer ends: closed with unread bytes, the connection would be reset
+    // and a client still writing would lose the 401 (plain workerd does not drain for the Worker).
+    expect(await errorCode(response)).toBe("UNAUTHORIZED");
+    expect(state.pulledBytes).toBe(totalBytes);
+    expect(state.cancelled).toBe(false);
+    await waitOnExecutionContext(ctx);
   });
 
   it("reads an oversized chunked body to its end before answering 413, instead of cancelling it", async () => {
