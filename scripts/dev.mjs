@@ -10,8 +10,11 @@
 //
 // Flags of this script (the rest goes to `wrangler dev` unchanged: `npm run dev -- --port 8788`):
 //   --hosts N      sandbox hosts (default: the number of cores)
-//   --slots N      executions per host at once (default 4)
+//   --slots N      executions per host at once (default 1)
 //   --in-process   no plane: children run inside the front, as deployed (one runaway then stops everything)
+//   --self-hosted  the front on plain workerd, as self-hosted (scripts/self-host.mjs builds its config once, into
+//                  .wrangler/self-host/), instead of wrangler dev: no reload on edit, no wrangler proxy (README,
+//                  "Self-hosting on workerd"); of wrangler's flags it takes --port, --ip and --persist-to
 // Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
 // Tuning (environment): DEV_PROBE_INTERVAL_MS, DEV_PROBE_DEADLINE_MS, DEV_PROBE_MISSES.
 
@@ -19,8 +22,10 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import os from "node:os";
+import path from "node:path";
 import { CHILD_ENV, LOCAL_VARS, ROOT, WRANGLER, applyLocalMigrations } from "./local-service.mjs";
 import { DEFAULT_SLOTS_PER_HOST, startSandboxPlane } from "./sandbox-plane.mjs";
+import { buildSelfHostedFront, spawnSelfHostedFront } from "./self-host.mjs";
 
 const PROBE_INTERVAL_MS = Number(process.env.DEV_PROBE_INTERVAL_MS ?? 1_000);
 const PROBE_DEADLINE_MS = Number(process.env.DEV_PROBE_DEADLINE_MS ?? 2_000);
@@ -39,18 +44,30 @@ const STABLE_AFTER_MS = 30_000;
 /** Takes this script's own flags out of argv; the rest is wrangler's. */
 function ownFlags(argv) {
   const rest = [];
-  const flags = { hosts: os.availableParallelism(), slots: DEFAULT_SLOTS_PER_HOST, inProcess: false };
+  const flags = { hosts: os.availableParallelism(), slots: DEFAULT_SLOTS_PER_HOST, inProcess: false, selfHosted: false };
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split("=", 2);
     const value = () => Number(inline ?? argv[++i]);
     if (name === "--hosts") flags.hosts = value();
     else if (name === "--slots") flags.slots = value();
     else if (name === "--in-process") flags.inProcess = true;
+    else if (name === "--self-hosted") flags.selfHosted = true;
     else rest.push(argv[i]);
   }
   for (const key of ["hosts", "slots"]) {
     if (!Number.isInteger(flags[key]) || flags[key] < 1) {
       console.error(`--${key} needs a whole number of at least 1`);
+      process.exit(2);
+    }
+  }
+  if (flags.selfHosted && flags.inProcess) {
+    console.error("--self-hosted runs children on the plane only: it cannot be combined with --in-process");
+    process.exit(2);
+  }
+  if (flags.selfHosted) {
+    const unknown = rest.filter((arg, i) => arg.startsWith("--") && !/^--(port|ip|persist-to)(=|$)/.test(arg) && !(i > 0 && /^--(port|ip|persist-to)$/.test(rest[i - 1])));
+    if (unknown.length > 0) {
+      console.error(`--self-hosted takes only --port, --ip and --persist-to of wrangler's flags, not ${unknown.join(" ")}`);
       process.exit(2);
     }
   }
@@ -93,13 +110,18 @@ let restarts = 0;
 let backoffMs = 0;
 let probeTimer;
 let plane;
+/** --self-hosted: the built front's config. */
+let selfHostedConfig;
+const frontName = flags.selfHosted ? "the self-hosted front (workerd)" : "wrangler dev";
 
 function start() {
   const env = { ...CHILD_ENV, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) };
   // Own process group, so a restart (and Ctrl-C) can take down wrangler and both of its workerd processes at once.
   // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
   const planeVars = plane ? ["--var", `SANDBOX_PLANE_URL:${plane.url}`] : [];
-  const proc = spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...planeVars, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = selfHostedConfig
+    ? spawnSelfHostedFront(selfHostedConfig, { plane: new URL(plane.url).host })
+    : spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...planeVars, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
   child = state;
   const relay = (stream, sink) => {
@@ -122,7 +144,7 @@ function start() {
     if (stopping || state.stopping || child !== state) return;
     // Before or after it came up: a configuration error is fixed by a human while this keeps trying, a port
     // still held by the old runtime frees itself, and a crash is a crash.
-    say(`wrangler dev exited ${state.ready ? "unexpectedly" : "before the service came up"} (${signal ?? `exit code ${code}`}); restarting.`);
+    say(`${frontName} exited ${state.ready ? "unexpectedly" : "before the service came up"} (${signal ?? `exit code ${code}`}); restarting.`);
     void restart();
   });
   return state;
@@ -167,7 +189,10 @@ const ORPHAN_WINDOW_MS = 120_000 + 400 + 30_000;
 const SWEEP_INTERVAL_MS = 30_000;
 let sweepTimer;
 
-/** Runs the scheduled handler, whose first step is the orphan sweep; wrangler's endpoint needs no API key. */
+/**
+ * Runs the scheduled handler, whose first step is the orphan sweep; wrangler's endpoint needs no API key. Plain
+ * workerd has no such endpoint (404): there the sweep runs when the new front records its first execution.
+ */
 async function triggerSweep() {
   try {
     const response = await fetch(`${baseUrl}/cdn-cgi/local/scheduled`, { signal: AbortSignal.timeout(10_000) });
@@ -294,6 +319,18 @@ if (process.env.DEV_SKIP_MIGRATIONS !== "1") applyMigrations();
 if (!flags.inProcess) {
   const frontPort = new URL(urlFromArgs(args)).port || "8787";
   plane = await startSandboxPlane({ front: `127.0.0.1:${frontPort}`, hosts: flags.hosts, slotsPerHost: flags.slots, log: say });
+}
+if (flags.selfHosted) {
+  const address = new URL(urlFromArgs(args));
+  say("building the self-hosted front (scripts/self-host.mjs)…");
+  ({ config: selfHostedConfig } = await buildSelfHostedFront({
+    state: flagValue(args, "--persist-to") ?? path.join(ROOT, ".wrangler", "state"),
+    out: path.join(ROOT, ".wrangler", "self-host"),
+    ip: flagValue(args, "--ip") ?? "127.0.0.1",
+    port: Number(address.port || 8787),
+    plane: new URL(plane.url).host,
+    migrate: false,
+  }));
 }
 start();
 void loop();

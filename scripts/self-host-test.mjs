@@ -10,14 +10,16 @@
 //   - a catastrophic regex ends as "timeout" (its host is killed) and the front keeps answering;
 //   - the front restarted on the same state still has the execution and the session;
 //   - `wrangler dev --persist-to` on the same state directory reads the same history and continues the same
-//     session: one directory, either runtime.
+//     session: one directory, either runtime;
+//   - `npm run dev -- --self-hosted` runs the same under its supervisor: its front, SIGKILLed, is restarted.
 // Times are printed, not asserted. Exit 1 on any failure.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { applyLocalMigrations, startLocalService } from "./local-service.mjs";
+import { applyLocalMigrations, CHILD_ENV, freePort, ROOT, startLocalService } from "./local-service.mjs";
 
 const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
 
@@ -56,6 +58,42 @@ async function settledRecord(executionId) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`execution ${executionId} was not recorded`);
+}
+
+/** Polls `condition` until it holds, or fails with `why()` after `deadlineMs`. */
+async function until(condition, deadlineMs, why) {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(why());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The self-hosted front's workerd (its config is front.capnp) among the descendants of `rootPid` (Linux /proc). */
+function frontPid(rootPid) {
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const isDescendant = (pid) => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === rootPid) return true;
+    return false;
+  };
+  for (const pid of parents.keys()) {
+    if (!isDescendant(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => arg.endsWith("front.capnp"))) return pid;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
 }
 
 async function check(name, body) {
@@ -145,6 +183,46 @@ try {
     assert.equal(record.code, "return 1 + 1");
     const fourth = await request("POST", `/sessions/${sessionId}/execute`, { code: "return inc()" });
     assert.equal(fourth.body.result, 4, JSON.stringify(fourth.body));
+  });
+
+  await service.stop();
+  service = undefined;
+  await check("npm run dev -- --self-hosted supervises the front on plain workerd: killed, it is restarted", async () => {
+    const port = await freePort();
+    const devState = mkdtempSync(path.join(tmpdir(), "code-exec-self-host-dev-"));
+    const dev = spawn(process.execPath, [path.join(ROOT, "scripts", "dev.mjs"), "--self-hosted", "--port", String(port), "--persist-to", devState, "--hosts", "1"], {
+      cwd: ROOT,
+      env: CHILD_ENV,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    for (const stream of [dev.stdout, dev.stderr]) stream.on("data", (chunk) => (output += chunk));
+    const base = `http://127.0.0.1:${port}`;
+    const run = async () => {
+      const response = await fetch(`${base}/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: "return 6 * 7" }) });
+      return (await response.json()).result;
+    };
+    try {
+      await until(() => output.includes("supervising"), 90_000, () => `dev did not come up:\n${output.slice(-2000)}`);
+      assert.equal(await run(), 42);
+      const front = frontPid(dev.pid);
+      assert.ok(front, "no workerd front under npm run dev");
+      process.kill(front, "SIGKILL");
+      const killedAt = performance.now();
+      await until(() => /exited unexpectedly/.test(output), 10_000, () => "the supervisor did not notice the front's exit");
+      await until(async () => (await run().catch(() => undefined)) === 42, 30_000, () => `the front did not come back:\n${output.slice(-2000)}`);
+      assert.ok(frontPid(dev.pid) !== front, "the same front process answered");
+      return `answering again ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill`;
+    } finally {
+      try {
+        process.kill(-dev.pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await new Promise((resolve) => (dev.exitCode === null ? dev.once("exit", resolve) : resolve()));
+      rmSync(devState, { recursive: true, force: true });
+    }
   });
 } catch (error) {
   results.push({ name: "setup", ok: false });

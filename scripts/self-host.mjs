@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The front Worker on plain workerd, without wrangler at run time (README, "Self-hosting on workerd").
 //
-//   node scripts/self-host.mjs --state /var/lib/code-exec [--out self-host] [--port 8787] [--plane 127.0.0.1:8790]
+//   node scripts/self-host.mjs --state /var/lib/code-exec [--out self-host] [--ip 127.0.0.1] [--port 8787] [--plane 127.0.0.1:8790]
 //
 // writes OUT/front.capnp and everything it embeds, so `workerd serve --experimental OUT/front.capnp` is the whole
 // front, and migrates the D1 databases under STATE. Wrangler is used as a build tool only, as for a deploy:
@@ -37,7 +37,7 @@ const D1_UNIQUE_KEY = "miniflare-D1DatabaseObject";
 const HISTORY_WRITES_IN_FLIGHT = "4";
 
 /**
- * @param {{ state: string, out?: string, port?: number, plane?: string, migrate?: boolean }} options
+ * @param {{ state: string, out?: string, ip?: string, port?: number, plane?: string, migrate?: boolean }} options
  * @returns {Promise<{ config: string, out: string }>}
  */
 export async function buildSelfHostedFront(options) {
@@ -69,7 +69,7 @@ export async function buildSelfHostedFront(options) {
   }
 
   const config = path.join(out, "front.capnp");
-  writeFileSync(config, frontConfig({ wrangler, out, state, port: options.port ?? 8787, plane: options.plane ?? DEFAULT_PLANE_ADDRESS }));
+  writeFileSync(config, frontConfig({ wrangler, out, state, ip: options.ip ?? "127.0.0.1", port: options.port ?? 8787, plane: options.plane ?? DEFAULT_PLANE_ADDRESS }));
   return { config, out };
 }
 
@@ -90,7 +90,7 @@ function bundleModules(bundleDir) {
   return modules;
 }
 
-function frontConfig({ wrangler, out, state, port, plane }) {
+function frontConfig({ wrangler, out, state, ip, port, plane }) {
   // The URL's host is a placeholder: requests go to the `plane` service whatever it says.
   const vars = Object.entries({ ...wrangler.vars, HISTORY_WRITES_IN_FLIGHT, SANDBOX_PLANE_URL: "http://plane" })
     .filter(([name]) => !FROM_ENVIRONMENT.includes(name))
@@ -137,7 +137,7 @@ const config :Workerd.Config = (
     # address: workerd serve ... -e plane=HOST:PORT.
     (name = "plane", external = (address = ${text(plane)}, http = ())),
   ],
-  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "front")],
+  sockets = [(name = "http", address = ${text(`${ip.includes(":") ? `[${ip}]` : ip}:${port}`)}, http = (), service = "front")],
   extensions = [(modules = [
     (name = "miniflare:shared", esModule = embed "d1/shared.worker.js"),
     (name = "miniflare:zod", esModule = embed "d1/zod.worker.js"),
@@ -197,15 +197,16 @@ export function spawnSelfHostedFront(config, { plane, env = {} } = {}) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { state: { type: "string" }, out: { type: "string" }, port: { type: "string" }, plane: { type: "string" } },
+    options: { state: { type: "string" }, out: { type: "string" }, ip: { type: "string" }, port: { type: "string" }, plane: { type: "string" } },
   });
   if (!values.state) {
-    console.error("usage: node scripts/self-host.mjs --state DIR [--out DIR] [--port N] [--plane HOST:PORT]");
+    console.error("usage: node scripts/self-host.mjs --state DIR [--out DIR] [--ip ADDRESS] [--port N] [--plane HOST:PORT]");
     process.exit(2);
   }
   const { config } = await buildSelfHostedFront({
     state: values.state,
     out: values.out,
+    ip: values.ip,
     port: values.port ? Number(values.port) : undefined,
     plane: values.plane,
   });
