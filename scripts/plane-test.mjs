@@ -24,6 +24,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { createChecks } from "./checks.mjs";
 import { ROOT, startLocalService } from "./local-service.mjs";
 
 const HOSTS = 2;
@@ -33,7 +34,7 @@ const MICROTASKS = "const o = []; o[0] = o; o.then = [].forEach; await o;";
 const BOMB = "const a = []; for (;;) a.push(new Array(1e6).fill(0));";
 const PYTHON_BOMB = "x = []\nwhile True:\n    x.append(bytearray(10**7))";
 
-const results = [];
+const { check, failSetup, report } = createChecks();
 let service;
 
 async function execute(code, config = {}, language = "javascript") {
@@ -119,18 +120,6 @@ async function hostPids() {
   return (await planeHealth()).hosts.map((host) => host.pid);
 }
 
-async function check(name, body) {
-  const started = performance.now();
-  try {
-    const note = await body();
-    results.push({ name, ok: true });
-    console.log(`ok   ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)${note ? `: ${note}` : ""}`);
-  } catch (error) {
-    results.push({ name, ok: false });
-    console.log(`FAIL ${name}: ${error instanceof Error ? error.message : error}`);
-  }
-}
-
 /** A host's own endpoint, bypassing the dispatcher: what the host itself accepts. */
 async function hostRequest(method, urlPath, body) {
   const host = service.plane.hosts.find((h) => h.state === "ready");
@@ -154,7 +143,6 @@ async function runawayThenNormal(code, timeoutMs, language = "javascript") {
   return `timeout answered after ${answer.ms.toFixed(0)} ms (timeout ${timeoutMs} ms); next request ${nextMs.toFixed(0)} ms; all hosts up ${upMs.toFixed(0)} ms after the answer`;
 }
 
-const began = performance.now();
 try {
   // A short SSE heartbeat: a stream that writes nothing notices its client left only at its next write (README,
   // "Streaming and cancellation"), and the quiet SSE cancel below must not wait 15 s for it.
@@ -458,11 +446,8 @@ try {
     return `503 after ${held.ms.toFixed(0)} ms in the queue`;
   });
 } catch (error) {
-  results.push({ name: "setup", ok: false });
-  console.log(`FAIL setup: ${error instanceof Error ? error.stack : error}`);
+  failSetup(error);
 } finally {
   await service?.stop();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`\n${results.length - failed} passed, ${failed} failed in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-process.exit(failed === 0 ? 0 : 1);
+report();

@@ -19,12 +19,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createChecks } from "./checks.mjs";
 import { applyLocalMigrations, CHILD_ENV, freePort, ROOT, startLocalService } from "./local-service.mjs";
 
 const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
 
-const results = [];
-const began = performance.now();
+const { check, failSetup, report } = createChecks();
 const stateDir = mkdtempSync(path.join(tmpdir(), "code-exec-self-host-"));
 /** @type {Awaited<ReturnType<typeof startLocalService>> | undefined} */
 let service;
@@ -94,18 +94,6 @@ function frontPid(rootPid) {
     }
   }
   return undefined;
-}
-
-async function check(name, body) {
-  const started = performance.now();
-  try {
-    const note = await body();
-    results.push({ name, ok: true });
-    console.log(`ok   ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)${note ? `: ${note}` : ""}`);
-  } catch (error) {
-    results.push({ name, ok: false });
-    console.log(`FAIL ${name}: ${error instanceof Error ? error.message : error}`);
-  }
 }
 
 const startFront = () =>
@@ -225,12 +213,9 @@ try {
     }
   });
 } catch (error) {
-  results.push({ name: "setup", ok: false });
-  console.log(`FAIL setup: ${error instanceof Error ? error.stack : error}`);
+  failSetup(error);
 } finally {
   await service?.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`\n${results.length - failed} passed, ${failed} failed in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-process.exit(failed === 0 ? 0 : 1);
+report();
