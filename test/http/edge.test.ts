@@ -306,6 +306,19 @@ describe("request body limit", () => {
     await waitOnExecutionContext(ctx);
   });
 
+  it("drains an unread body before an answer that can carry none (a 204 preflight)", async () => {
+    const totalBytes = 2 * MAX_REQUEST_BYTES;
+    const { stream, state } = countingBody(totalBytes);
+    const preflight = await send(
+      "/execute",
+      { method: "OPTIONS", headers: { origin: APP, "access-control-request-method": "POST" }, body: stream },
+      { ALLOWED_ORIGINS: APP },
+    );
+    expect(preflight.status).toBe(204);
+    expect(state.pulledBytes).toBe(totalBytes);
+    expect(state.cancelled).toBe(false);
+  });
+
   it("reads an oversized chunked body to its end before answering 413, instead of cancelling it", async () => {
     const totalBytes = 3 * MAX_REQUEST_BYTES;
     const { stream, state } = countingBody(totalBytes, '{"code":"return 1","pad":"');
