@@ -14,18 +14,19 @@
 //   --in-process   no plane: children run inside the front, as deployed (one runaway then stops everything)
 //   --self-hosted  the front on plain workerd, as self-hosted (scripts/self-host.mjs builds its config once, into
 //                  .wrangler/self-host/), instead of wrangler dev: no reload on edit, no wrangler proxy (README,
-//                  "Self-hosting on workerd"); of wrangler's flags it takes --port, --ip and --persist-to
+//                  "Self-hosting on workerd"); of wrangler's flags it takes --port, --ip and --persist-to, and
+//                  of .dev.vars the vars that front reads from its environment (API_KEYS, AI_API_KEY, …)
 // Before the first start it applies the local D1 migrations (skip with DEV_SKIP_MIGRATIONS=1).
 // Tuning (environment): DEV_PROBE_INTERVAL_MS, DEV_PROBE_DEADLINE_MS, DEV_PROBE_MISSES.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { stripVTControlCharacters } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv, stripVTControlCharacters } from "node:util";
 import os from "node:os";
 import path from "node:path";
 import { CHILD_ENV, LOCAL_VARS, ROOT, WRANGLER, applyLocalMigrations } from "./local-service.mjs";
 import { DEFAULT_SLOTS_PER_HOST, startSandboxPlane } from "./sandbox-plane.mjs";
-import { buildSelfHostedFront, spawnSelfHostedFront } from "./self-host.mjs";
+import { buildSelfHostedFront, FROM_ENVIRONMENT, spawnSelfHostedFront } from "./self-host.mjs";
 
 const PROBE_INTERVAL_MS = Number(process.env.DEV_PROBE_INTERVAL_MS ?? 1_000);
 const PROBE_DEADLINE_MS = Number(process.env.DEV_PROBE_DEADLINE_MS ?? 2_000);
@@ -40,6 +41,21 @@ const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 /** A front that stayed up this long before failing counts as healthy again: its next restart is immediate. */
 const STABLE_AFTER_MS = 30_000;
+
+/**
+ * --self-hosted: what wrangler dev would take from .dev.vars (API_KEYS, AI_API_KEY, …), for the vars the
+ * self-hosted front reads from its environment; the environment itself wins, as it does for wrangler.
+ */
+function devVars() {
+  const file = path.join(ROOT, ".dev.vars");
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, "utf8")) : {};
+  return Object.fromEntries(
+    FROM_ENVIRONMENT.flatMap((name) => {
+      const value = process.env[name] ?? fromFile[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+}
 
 /** Takes this script's own flags out of argv; the rest is wrangler's. */
 function ownFlags(argv) {
@@ -120,7 +136,7 @@ function start() {
   // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
   const planeVars = plane ? ["--var", `SANDBOX_PLANE_URL:${plane.url}`] : [];
   const proc = selfHostedConfig
-    ? spawnSelfHostedFront(selfHostedConfig, { plane: new URL(plane.url).host })
+    ? spawnSelfHostedFront(selfHostedConfig, { plane: new URL(plane.url).host, env: devVars() })
     : spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...planeVars, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
   child = state;

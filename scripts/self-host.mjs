@@ -28,7 +28,7 @@ import { WORKERD } from "./sandbox-plane.mjs";
 /** miniflare's worker sources, under ROOT (a function: local-service.mjs, which defines ROOT, imports this module). */
 const miniflareWorkers = () => path.join(ROOT, "node_modules", "miniflare", "dist", "src", "workers");
 /** The vars a deployment sets itself; read from the environment at run time, never written into the config. */
-const FROM_ENVIRONMENT = ["API_KEYS", "SERVICE_HOSTNAMES", "ALLOWED_ORIGINS", "AI_BASE_URL", "AI_API_KEY"];
+export const FROM_ENVIRONMENT = ["API_KEYS", "SERVICE_HOSTNAMES", "ALLOWED_ORIGINS", "AI_BASE_URL", "AI_API_KEY"];
 /** Where the front finds the plane unless `-e plane=HOST:PORT` says otherwise at run time. */
 export const DEFAULT_PLANE_ADDRESS = "127.0.0.1:8790";
 /** Keep in sync with wrangler.jsonc: the D1 emulation names each database's Durable Object by its database_id. */
@@ -48,6 +48,8 @@ export async function buildSelfHostedFront(options) {
   const wrangler = unstable_readConfig({ config: path.join(ROOT, "wrangler.jsonc") });
   rmSync(out, { recursive: true, force: true });
   mkdirSync(path.join(out, "d1"), { recursive: true });
+  // workerd refuses to start on a disk service whose directory is missing; empty, Python runs fail clearly.
+  mkdirSync(path.join(ROOT, "python-assets"), { recursive: true });
   mkdirSync(path.join(state, "v3", "d1"), { recursive: true });
   mkdirSync(path.join(state, "v3", "do"), { recursive: true });
 
