@@ -2,12 +2,14 @@
 // `npm run test:self-host`: the self-hosted service as the README's "Self-hosting on workerd" describes it, against
 // real processes: the front built by scripts/self-host.mjs and run on plain `workerd serve` (no wrangler at run
 // time), on a plane of two sandbox hosts (scripts/sandbox-plane.mjs), with a throwaway state directory. Checks:
-//   - the front answers, and an execution runs on a host (the plane counts it), not in the front;
+//   - the front answers (the playground too), and an execution runs on a host (the plane counts it), not in the
+//     front;
 //   - history is in D1 (miniflare's D1 emulation on plain workerd): the execution is read back;
 //   - db() from a remote child reaches DATA_DB through the front's policy (allowed and denied);
 //   - a session (a Durable Object on the front's disk storage) keeps its state from one cell to the next;
 //   - Python runs (the front reads python-assets/ through its disk service, the hosts through theirs);
 //   - a catastrophic regex ends as "timeout" (its host is killed) and the front keeps answering;
+//   - SSE streams a run's logs as they come, and a WebSocket cancel ends a `while (true) {}` on its host;
 //   - the front restarted on the same state still has the execution and the session;
 //   - `wrangler dev --persist-to` on the same state directory reads the same history and continues the same
 //     session: one directory, either runtime;
@@ -119,6 +121,9 @@ try {
     const record = await settledRecord(executionId);
     assert.equal(record.status, "success");
     assert.equal(record.code, "return 1 + 1");
+    const playground = await fetch(`${service.url}/`, { headers: { accept: "text/html" } });
+    assert.equal(playground.status, 200);
+    assert.match(await playground.text(), /<html/i, "the playground is not served");
   });
 
   await check("db() from a remote child reaches DATA_DB through the front's policy", async () => {
@@ -153,6 +158,32 @@ try {
     const next = await execute("return 40 + 2");
     assert.equal(next.body.result, 42, JSON.stringify(next.body));
     return `timeout after ${ms.toFixed(0)} ms (timeout 1000 ms)`;
+  });
+
+  await check("streams logs over SSE and cancels over a WebSocket (plain workerd's HTTP server)", async () => {
+    const response = await fetch(`${service.url}/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ code: "console.log('a'); await new Promise((r) => setTimeout(r, 200)); console.log('b'); return 7", config: { allowedAPIs: ["console"] } }),
+    });
+    assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+    const events = [...(await response.text()).matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map(([, name, data]) => ({ name, data: JSON.parse(data) }));
+    assert.deepEqual(events.map((event) => event.name), ["start", "log", "log", "result"], JSON.stringify(events));
+    assert.equal(events.at(-1).data.result, 7);
+    const cancelled = await new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${service.url.replace(/^http/, "ws")}/execute/ws`);
+      socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "execute", code: "while (true) {}", config: { timeout: 5000 } })));
+      socket.addEventListener("message", (message) => {
+        const event = JSON.parse(String(message.data));
+        if (event.type === "start") setTimeout(() => socket.send(JSON.stringify({ type: "cancel" })), 200);
+        else if (event.type === "result") {
+          socket.close();
+          resolve(event.data);
+        } else if (event.type === "error") reject(new Error(JSON.stringify(event.data)));
+      });
+      socket.addEventListener("error", () => reject(new Error("socket error")));
+    });
+    assert.equal(cancelled.status, "cancelled", JSON.stringify(cancelled));
   });
 
   await check("the front restarted on the same state still has the execution and the session", async () => {
