@@ -14,7 +14,7 @@
 //
 // --plane runs the service's children in a sandbox plane of --hosts hosts (default: the number of cores), as
 // npm run dev does; without it they run in-process, as deployed. --runtime workerd runs the front on plain workerd
-// as self-hosted (scripts/self-host.mjs) instead of under wrangler dev. --kinds ...,wedge adds code the guard cannot
+// as self-hosted (scripts/self-host.mjs) instead of under wrangler dev, always with a plane. --kinds ...,wedge adds code the guard cannot
 // interrupt (a catastrophic regex).
 //
 // Without --url the script starts its own `wrangler dev` on a random loopback port with a throwaway --persist-to
@@ -435,7 +435,8 @@ async function startService() {
     startupDeadlineMs: STARTUP_DEADLINE_MS,
     runtime: options.runtime,
     // --plane: children run in sandbox hosts (scripts/sandbox-plane.mjs), as under npm run dev.
-    plane: options.plane ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
+    // The self-hosted front always runs its children on a plane.
+    plane: options.plane || options.runtime === "workerd" ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
     // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
     // under the load, which drops requests that have nothing to do with the service's reliability.
     onOutput: (chunk) => {
