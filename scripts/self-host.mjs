@@ -19,7 +19,7 @@
 // Plain workerd runs no cron triggers, so the daily retention sweep does not run there (README).
 
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { applyLocalMigrations, CHILD_ENV, ROOT, WRANGLER } from "./local-service.mjs";
@@ -46,6 +46,10 @@ export async function buildSelfHostedFront(options) {
   const out = path.resolve(options.out ?? path.join(ROOT, "self-host"));
   const state = path.resolve(options.state);
   const wrangler = unstable_readConfig({ config: path.join(ROOT, "wrangler.jsonc") });
+  // The output is rebuilt from scratch, so it must be this script's own: never a directory it did not write.
+  if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(path.join(out, "front.capnp"))) {
+    throw new Error(`${out} is not empty and holds no front.capnp: refusing to replace it (choose another --out)`);
+  }
   rmSync(out, { recursive: true, force: true });
   mkdirSync(path.join(out, "d1"), { recursive: true });
   // workerd refuses to start on a disk service whose directory is missing; empty, Python runs fail clearly.
@@ -211,6 +215,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ip: values.ip,
     port: values.port ? Number(values.port) : undefined,
     plane: values.plane,
+  }).catch((error) => {
+    console.error(`self-host: ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
   });
   console.log(`wrote ${path.relative(process.cwd(), config)}; migrated the databases under ${path.resolve(values.state)}`);
 }
