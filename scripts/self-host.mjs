@@ -209,11 +209,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error("usage: node scripts/self-host.mjs --state DIR [--out DIR] [--ip ADDRESS] [--port N] [--plane HOST:PORT]");
     process.exit(2);
   }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65_536)) {
+    console.error(`--port must be a TCP port number, got ${values.port}`);
+    process.exit(2);
+  }
+  if (values.plane !== undefined && !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(values.plane)) {
+    console.error(`--plane must be HOST:PORT, got ${values.plane}`);
+    process.exit(2);
+  }
   const { config } = await buildSelfHostedFront({
     state: values.state,
     out: values.out,
     ip: values.ip,
-    port: values.port ? Number(values.port) : undefined,
+    port,
     plane: values.plane,
   }).catch((error) => {
     console.error(`self-host: ${error instanceof Error ? error.message : error}`);
