@@ -136,7 +136,7 @@ function start() {
   // stdin is not passed on: a background process group must not read the terminal, so wrangler's hotkeys are off.
   const planeVars = plane ? ["--var", `SANDBOX_PLANE_URL:${plane.url}`] : [];
   const proc = selfHostedConfig
-    ? spawnSelfHostedFront(selfHostedConfig, { plane: new URL(plane.url).host, env: devVars() })
+    ? spawnSelfHostedFront(selfHostedConfig, devVars())
     : spawn(WRANGLER, ["dev", ...LOCAL_VARS, ...planeVars, ...args], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const state = { proc, ready: false, startedAt: Date.now(), misses: 0, exited: false, stopping: false, slowStartReported: false };
   child = state;

@@ -17,7 +17,7 @@
 
 import http from "node:http";
 import { parseArgs } from "node:util";
-import { startLocalService } from "./local-service.mjs";
+import { runtimeFlag, startLocalService } from "./local-service.mjs";
 
 const MiB = 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;
@@ -31,10 +31,7 @@ const { values: options } = parseArgs({
     runtime: { type: "string", default: "wrangler" },
   },
 });
-if (options.runtime !== "wrangler" && options.runtime !== "workerd") {
-  console.error(`--runtime must be wrangler or workerd, got ${options.runtime}`);
-  process.exit(2);
-}
+const RUNTIME = runtimeFlag(options.runtime);
 
 const started = Date.now();
 const service = options.url
@@ -43,7 +40,7 @@ const service = options.url
       label: "edge-check",
       vars: { API_KEYS: `edge:${KEY}` },
       // The self-hosted front (plain workerd, no wrangler proxy) runs only on a plane.
-      ...(options.runtime === "workerd" ? { runtime: "workerd", plane: { hosts: 1, log: () => {} } } : {}),
+      ...(RUNTIME === "workerd" ? { runtime: "workerd", plane: { hosts: 1, log: () => {} } } : {}),
     });
 const base = new URL(options.url ?? service.url);
 const key = options.url ? options.key : KEY;

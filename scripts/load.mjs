@@ -21,10 +21,11 @@
 // directory (local migrations applied there first) and stops it at the end. With --url, pass --key (or
 // CODE_EXEC_API_KEY) if the service has API keys, and --workerd-pid to sample memory.
 
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startLocalService } from "./local-service.mjs";
+import { runtimeFlag, startLocalService } from "./local-service.mjs";
+import { descendantsOf } from "./processes.mjs";
 
 const STARTUP_DEADLINE_MS = 120_000;
 /** Far above any timeout the workload asks for: a request this slow is a failure, not a data point. */
@@ -58,10 +59,7 @@ function positiveInt(name, raw) {
   return value;
 }
 
-if (options.runtime !== "wrangler" && options.runtime !== "workerd") {
-  console.error(`--runtime must be wrangler or workerd, got ${options.runtime}`);
-  process.exit(2);
-}
+const RUNTIME = runtimeFlag(options.runtime);
 const CLIENTS = positiveInt("clients", options.clients);
 const DURATION_MS = positiveInt("duration", options.duration) * 1000;
 const SOAK_EXECUTIONS = options.soak === undefined ? undefined : positiveInt("soak", options.soak);
@@ -299,46 +297,12 @@ async function checkHistory(samples) {
 // ---------------------------------------------------------------------------------------------------------------
 // Soak mode.
 
-/** pid -> parent pid for every process, from /proc. */
-function processTable() {
-  const table = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name is in parentheses and may contain spaces; the parent pid is the second field after it.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      table.set(Number(entry), ppid);
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return table;
-}
-
 /** The workerd processes under the wrangler we started: the proxy in front and the runtime that runs the Worker. */
 function workerdProcesses(rootPid) {
-  const table = processTable();
-  const descendants = [];
-  const queue = [rootPid];
-  while (queue.length) {
-    const pid = queue.shift();
-    for (const [child, parent] of table) {
-      if (parent === pid) {
-        descendants.push(child);
-        queue.push(child);
-      }
-    }
-  }
-  return descendants.flatMap((pid) => {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      if (!path.basename(cmdline[0] ?? "").startsWith("workerd")) return [];
-      // wrangler's runtime instance is the one with an inspector; the other fronts the public port.
-      return [{ pid, role: cmdline.some((a) => a.startsWith("--inspector-addr")) ? "runtime" : "proxy" }];
-    } catch {
-      return [];
-    }
+  return descendantsOf(rootPid).flatMap(({ pid, cmdline }) => {
+    if (!path.basename(cmdline[0] ?? "").startsWith("workerd")) return [];
+    // wrangler's runtime instance is the one with an inspector; the other fronts the public port.
+    return [{ pid, role: cmdline.some((a) => a.startsWith("--inspector-addr")) ? "runtime" : "proxy" }];
   });
 }
 
@@ -433,10 +397,10 @@ async function startService() {
     label: "load",
     keepState: options["keep-state"],
     startupDeadlineMs: STARTUP_DEADLINE_MS,
-    runtime: options.runtime,
+    runtime: RUNTIME,
     // --plane: children run in sandbox hosts (scripts/sandbox-plane.mjs), as under npm run dev.
     // The self-hosted front always runs its children on a plane.
-    plane: options.plane || options.runtime === "workerd" ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
+    plane: options.plane || RUNTIME === "workerd" ? { hosts: options.hosts ? positiveInt("hosts", options.hosts) : undefined, log: () => {} } : undefined,
     // wrangler dev watches the sources and cannot be told not to: an edit during a run restarts the runtime
     // under the load, which drops requests that have nothing to do with the service's reliability.
     onOutput: (chunk) => {
@@ -457,7 +421,7 @@ async function main() {
   if (options.url) {
     baseUrl = options.url.replace(/\/$/, "");
   } else {
-    console.log(`starting a local service (${options.runtime === "workerd" ? "the self-hosted front on plain workerd" : "wrangler dev"}, throwaway state)…`);
+    console.log(`starting a local service (${RUNTIME === "workerd" ? "the self-hosted front on plain workerd" : "wrangler dev"}, throwaway state)…`);
     service = await startService();
     baseUrl = service.url;
     for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -52,6 +52,13 @@ export function applyLocalMigrations({ persistTo, config } = {}) {
   }
 }
 
+/** A script's --runtime value (startLocalService's `runtime`), checked: anything else ends the script with 2. */
+export function runtimeFlag(raw) {
+  if (raw === "wrangler" || raw === "workerd") return raw;
+  console.error(`--runtime must be wrangler or workerd, got ${raw}`);
+  process.exit(2);
+}
+
 /** A loopback port nothing listens on right now. */
 export async function freePort() {
   for (;;) {
@@ -119,10 +126,10 @@ async function startOnce(options) {
     throw new Error(`${label}: the self-hosted front runs wrangler.jsonc as it is, on a sandbox plane`);
   }
   const proc = runtime === "workerd"
-    ? spawnSelfHostedFront((await buildSelfHostedFront({ state: stateDir, out: path.join(stateDir, "front"), port, migrate: false })).config, {
-        plane: new URL(plane.url).host,
-        env: vars,
-      })
+    ? spawnSelfHostedFront(
+        (await buildSelfHostedFront({ state: stateDir, out: path.join(stateDir, "front"), port, plane: new URL(plane.url).host, migrate: false })).config,
+        vars,
+      )
     : spawn(
     WRANGLER,
     [

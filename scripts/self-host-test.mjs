@@ -18,10 +18,11 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createChecks } from "./checks.mjs";
+import { descendantsOf } from "./processes.mjs";
 import { applyLocalMigrations, CHILD_ENV, freePort, ROOT, startLocalService } from "./local-service.mjs";
 
 const REGEX = 'return /(a+)+$/.test("a".repeat(40) + "b");';
@@ -71,31 +72,9 @@ async function until(condition, deadlineMs, why) {
   }
 }
 
-/** The self-hosted front's workerd (its config is front.capnp) among the descendants of `rootPid` (Linux /proc). */
+/** The self-hosted front's workerd (its config is front.capnp) among the descendants of `rootPid`. */
 function frontPid(rootPid) {
-  const parents = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const isDescendant = (pid) => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === rootPid) return true;
-    return false;
-  };
-  for (const pid of parents.keys()) {
-    if (!isDescendant(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => arg.endsWith("front.capnp"))) return pid;
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return undefined;
+  return descendantsOf(rootPid).find(({ cmdline }) => cmdline.some((arg) => arg.endsWith("front.capnp")))?.pid;
 }
 
 const startFront = () =>

@@ -23,7 +23,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { applyLocalMigrations, CHILD_ENV, ROOT, WRANGLER } from "./local-service.mjs";
-import { WORKERD } from "./sandbox-plane.mjs";
+import { LANGUAGE_ASSETS, WORKERD } from "./sandbox-plane.mjs";
 
 /** miniflare's worker sources, under ROOT (a function: local-service.mjs, which defines ROOT, imports this module). */
 const miniflareWorkers = () => path.join(ROOT, "node_modules", "miniflare", "dist", "src", "workers");
@@ -53,7 +53,7 @@ export async function buildSelfHostedFront(options) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(path.join(out, "d1"), { recursive: true });
   // workerd refuses to start on a disk service whose directory is missing; empty, Python runs fail clearly.
-  mkdirSync(path.join(ROOT, "python-assets"), { recursive: true });
+  mkdirSync(LANGUAGE_ASSETS, { recursive: true });
   mkdirSync(path.join(state, "v3", "d1"), { recursive: true });
   mkdirSync(path.join(state, "v3", "do"), { recursive: true });
 
@@ -131,7 +131,7 @@ const config :Workerd.Config = (
     (name = "d1-storage", disk = (path = ${text(path.join(state, "v3", "d1"))}, writable = true)),
     (name = "do-storage", disk = (path = ${text(path.join(state, "v3", "do"))}, writable = true)),
     # Python's files, the directory wrangler serves as the front's ASSETS.
-    (name = "language-assets", disk = (path = ${text(path.join(ROOT, "python-assets"))}, writable = false)),
+    (name = "language-assets", disk = (path = ${text(LANGUAGE_ASSETS)}, writable = false)),
     # The front's own fetches, which are then api() calls only: public addresses, whatever a name resolves to, so a
     # caller's allowedDomains entry that resolves to this machine or its network reaches nothing (url-policy.ts
     # refuses such names too). Stricter than wrangler dev, whose outbound also allows private addresses.
@@ -184,16 +184,16 @@ const d1Database :Workerd.Worker = (
 }
 
 /**
- * Starts the built front in its own process group (a stop takes nothing else). `plane` overrides the config's
- * plane address; `env` may set only the FROM_ENVIRONMENT vars.
+ * Starts the built front in its own process group (a stop takes nothing else); `env` may set only the
+ * FROM_ENVIRONMENT vars.
  * @param {string} config
- * @param {{ plane?: string, env?: Record<string, string> }} [options]
+ * @param {Record<string, string>} [env]
  */
-export function spawnSelfHostedFront(config, { plane, env = {} } = {}) {
+export function spawnSelfHostedFront(config, env = {}) {
   for (const name of Object.keys(env)) {
     if (!FROM_ENVIRONMENT.includes(name)) throw new Error(`the self-hosted front takes ${name} from its config, not from the environment`);
   }
-  return spawn(WORKERD, ["serve", "--experimental", config, ...(plane ? ["-e", `plane=${plane}`] : [])], {
+  return spawn(WORKERD, ["serve", "--experimental", config], {
     cwd: ROOT,
     env: { ...CHILD_ENV, ...env },
     detached: true,
